@@ -1,0 +1,129 @@
+"""Checkpoints: weights + config + data scaling + library versions, loaded without running code.
+
+Explained in chapter 6. A checkpoint is a ``torch.save`` of plain data only (tensors, dicts,
+lists, strings, numbers), read back with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import platform
+import zipfile
+
+import numpy as np
+import torch
+import torchdiffeq
+
+from .baselines import BaselineConfig, RecurrentBaseline
+from .data import Scaling
+from .model import LatentODE, LatentODEConfig
+
+__all__ = ["load", "save", "versions"]
+
+FORMAT = "lode_utils-checkpoint-1"
+_KINDS = {"LatentODE": (LatentODE, LatentODEConfig), "RecurrentBaseline": (RecurrentBaseline, BaselineConfig)}
+
+
+def versions() -> dict:
+    """Versions of the libraries a checkpoint depends on."""
+    from . import __version__
+
+    return {
+        "lode_utils": __version__,
+        "torch": torch.__version__,
+        "torchdiffeq": torchdiffeq.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def save(model, path, *, extra: dict | None = None) -> None:
+    """Write ``model`` (a :class:`LatentODE` or :class:`RecurrentBaseline`) to ``path``.
+
+    Stores the state dict, ``model.config`` and ``model.scaling`` as plain data, the library
+    versions, and ``extra`` (plain data only: numbers, strings, lists, dicts, tensors).
+    """
+    kind = type(model).__name__
+    if kind not in _KINDS:
+        raise ValueError(f"save() supports {sorted(_KINDS)}, got {kind}.")
+    payload = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": dataclasses.asdict(model.config),
+        "scaling": None if model.scaling is None else model.scaling.to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "versions": versions(),
+        "extra": extra or {},
+    }
+    tmp = f"{os.fspath(path)}.tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _read(path) -> dict:
+    if not os.path.exists(path):
+        raise ValueError(f"no checkpoint at {os.fspath(path)!r}; check the path or train and save() first.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a readable lode_utils checkpoint (truncated, tampered with, or holding code, which is refused): {first}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a lode_utils checkpoint (format {payload.get('format') if isinstance(payload, dict) else type(payload).__name__!r}); save models with lode_utils.save()."
+        )
+    return payload
+
+
+def load(path, model=None):
+    """Read a checkpoint written by :func:`save`.
+
+    Args:
+        path: the file.
+        model: optionally an existing model to load the weights into; its config must fit.
+
+    Returns:
+        The model (built from the stored config when ``model`` is None), in eval mode, with
+        ``scaling`` restored and ``checkpoint_info`` (versions, extra) attached.
+
+    Raises:
+        ValueError: the file is missing, truncated, tampered with or not a checkpoint, or
+            its weights do not fit ``model`` (names the mismatched parameters).
+    """
+    payload = _read(path)
+    cls, cfg_cls = _KINDS.get(payload["kind"], (None, None))
+    if cls is None:
+        raise ValueError(f"checkpoint holds an unknown model kind {payload['kind']!r}.")
+    try:
+        config = cfg_cls(**payload["config"])
+    except TypeError as exc:
+        raise ValueError(f"checkpoint config does not match this lode_utils version ({exc}); saved with {payload.get('versions')}.") from None
+    if model is None:
+        model = cls(config)
+    elif not isinstance(model, cls):
+        raise ValueError(f"checkpoint holds a {payload['kind']}, not a {type(model).__name__}.")
+    state = payload["state_dict"]
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = []
+        if wrong:
+            parts.append("shape mismatch: " + ", ".join(f"{k} {tuple(state[k].shape)} in file vs {tuple(own[k].shape)} in model" for k in wrong[:4]))
+        if missing:
+            parts.append(f"missing in file: {missing[:4]}")
+        if unexpected:
+            parts.append(f"not in model: {unexpected[:4]}")
+        raise ValueError(
+            f"checkpoint does not fit this model ({'; '.join(parts)}); build the model with the stored config: load(path) without model, config {payload['config']}."
+        )
+    model.load_state_dict(state)
+    model.scaling = None if payload["scaling"] is None else Scaling.from_dict(payload["scaling"])
+    model.checkpoint_info = {"versions": payload["versions"], "extra": payload["extra"]}
+    model.eval()
+    return model
