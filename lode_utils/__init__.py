@@ -23,13 +23,14 @@ module                    stage                                                 
 
 __version__ = "0.1.0"
 
-from . import data
+from . import baselines, checkpoint, data, decoders, dynamics, elbo, encoders, metrics, model, plotting, sampling, source, train
 from .baselines import BaselineConfig, RecurrentBaseline
 from .checkpoint import load, save
 from .data import IrregularBatch, SeriesDataset, collate
 from .elbo import KLSchedule
 from .metrics import evaluate
 from .model import LatentODE, LatentODEConfig, Prediction
+from .source import show_source
 from .train import History, fit, make_task, seed_everything
 
 __all__ = [
@@ -42,12 +43,25 @@ __all__ = [
     "Prediction",
     "RecurrentBaseline",
     "SeriesDataset",
+    "baselines",
+    "checkpoint",
     "collate",
     "data",
+    "decoders",
+    "dynamics",
+    "elbo",
+    "encoders",
     "evaluate",
     "fit",
     "load",
     "make_task",
+    "metrics",
+    "model",
+    "plotting",
+    "sampling",
     "save",
     "seed_everything",
+    "show_source",
+    "source",
+    "train",
 ]
