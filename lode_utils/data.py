@@ -216,7 +216,17 @@ def collate(series: Sequence[tuple], *, dtype=torch.float32) -> IrregularBatch:
         tm = None if len(s) < 4 or s[3] is None else _as_numpy(s[3], f"series {i}").reshape(v.shape)
         tr = None if len(s) < 5 or s[4] is None else _as_numpy(s[4], f"series {i}").reshape(v.shape)
         parsed.append((t, v, m, tm, tr))
-    grid = np.unique(np.concatenate([p[0] for p in parsed]))
+    return _assemble(parsed, dtype)
+
+
+def _assemble(parsed: list[tuple], dtype) -> IrregularBatch:
+    """Validated per-series ``(t, v, m, target_mask | None, truth | None)`` → batch on the union grid."""
+    dim = parsed[0][1].shape[1]
+    first = parsed[0][0]
+    if all(p[0] is first or (p[0].shape == first.shape and np.array_equal(p[0], first)) for p in parsed):
+        grid = first  # every series on the same times (a common case): no union needed
+    else:
+        grid = np.unique(np.concatenate([p[0] for p in parsed]))
     B, T = len(parsed), grid.size
     x = np.zeros((B, T, dim))
     mask = np.zeros((B, T, dim))
@@ -391,6 +401,7 @@ class SeriesDataset:
         self.train_idx = np.sort(order[n_test:])
         if self.train_idx.size == 0:
             raise ValueError("the training split is empty; lower test_fraction or add series.")
+        self._model_units: list[tuple] | None = None
         all_t = np.concatenate([s[0] for s in parsed])
         t_min, t_max = float(all_t.min()), float(all_t.max())
         t_scale = (t_max - t_min) / time_span if t_max > t_min else 1.0
@@ -417,13 +428,13 @@ class SeriesDataset:
         """Collate the series ``indices`` (default all) into one batch in model units."""
         if indices is None:
             indices = np.arange(len(self))
-        sc = self.scaling
-        items = []
-        for i in np.asarray(indices).tolist():
-            t, v, m = self.series[i]
-            tr = None if self.truth is None else sc.values_to_model(self.truth[i])
-            items.append((sc.time_to_model(t), np.where(m == 1, sc.values_to_model(v), 0.0), m, None, tr))
-        return collate(items, dtype=dtype)
+        if self._model_units is None:  # validated at construction; scale once, reuse every batch
+            sc = self.scaling
+            self._model_units = [
+                (sc.time_to_model(t), np.where(m == 1, sc.values_to_model(v), 0.0), m, None, None if self.truth is None else sc.values_to_model(self.truth[i]))
+                for i, (t, v, m) in enumerate(self.series)
+            ]
+        return _assemble([self._model_units[i] for i in np.asarray(indices).tolist()], dtype)
 
     def train_batch(self, **kw) -> IrregularBatch:
         return self.batch(self.train_idx, **kw)
