@@ -32,7 +32,7 @@ def versions() -> dict:
 
     return {
         "lode_utils": __version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "torchdiffeq": torchdiffeq.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
