@@ -205,7 +205,7 @@ class LatentODE(nn.Module):
             n_samples: ``K`` draws of ``z0 ~ q(z0|x)``.
             include_noise: add observation noise to the draws (predictive bands for data);
                 off gives bands for the underlying curve.
-            use_mean: decode from ``z0 = μ`` only (one deterministic path; ``K`` forced to 1).
+            use_mean: decode from ``z0 = μ`` only: one deterministic path, no noise (``K = 1``).
             original_units: convert ``t_query`` in and the result out with ``self.scaling``.
 
         Returns:
@@ -217,7 +217,9 @@ class LatentODE(nn.Module):
                 raise ValueError("original_units=True needs model.scaling; train with fit() on a SeriesDataset or set it.")
             t = self.scaling.time_to_model(t)
         mu, sigma = self.encode(obs)
-        z0 = mu[None] if use_mean else reparameterize(mu, sigma, n_samples, generator=generator)
+        if use_mean:
+            return self._finish(mu[None], t, quantiles, False, original_units, generator)
+        z0 = reparameterize(mu, sigma, n_samples, generator=generator)
         return self._finish(z0, t, quantiles, include_noise, original_units, generator)
 
     @torch.no_grad()
