@@ -29,7 +29,9 @@ def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, std: torch.Tens
     Returns:
         ``[K, B]`` (or ``[B]``).
     """
-    z = torch.where(mask.bool(), (x - mean) / std, torch.zeros_like(mean))
+    observed = mask.bool()
+    x = torch.where(observed, x, torch.zeros_like(x))  # so NaN there cannot reach the gradients either
+    z = torch.where(observed, (x - mean) / std, torch.zeros_like(mean))
     logp = -0.5 * z**2 - torch.log(std) - 0.5 * _LOG_2PI
     return (logp * mask).sum(dim=(-2, -1))
 

@@ -58,7 +58,7 @@ def reversed_observations(batch: IrregularBatch, t0: float = 0.0):
     order = torch.argsort((~rows.flip(1)).to(torch.int8), dim=1, stable=True)
     idx = (T - 1) - order  # [B, T] original indices, latest observation first
     gather = idx[..., None].expand(-1, -1, x.shape[2])
-    xs = torch.gather(x * m, 1, gather)
+    xs = torch.gather(torch.where(m.bool(), x, torch.zeros_like(x)), 1, gather)  # not x * m: NaN * 0 is NaN
     ms = torch.gather(m, 1, gather)
     ts = t[idx]  # [B, T]
     valid = (torch.arange(T, device=t.device)[None, :] < lengths[:, None]).to(x.dtype)
@@ -159,6 +159,7 @@ class ODERNNEncoder(nn.Module):
             raise ValueError(f"series {torch.nonzero(rows.sum(1) == 0)[0].item()} has no observed point; the encoder needs at least one.")
         idx = torch.nonzero(rows.any(dim=0)).squeeze(1).tolist()
         times = t.tolist()
+        xm = torch.where(m.bool(), x, torch.zeros_like(x))  # unobserved entries may hold anything, NaN too
         h = x.new_zeros(B, self.cell.hidden_size)
         started = torch.zeros(B, dtype=torch.bool, device=x.device)
         t_prev = None
@@ -166,7 +167,7 @@ class ODERNNEncoder(nn.Module):
             if t_prev is not None:
                 h = self.dynamics.evolve(h, times[k] - t_prev, started)
             obs = rows[:, k]
-            h_new = self.cell(torch.cat([x[:, k] * m[:, k], m[:, k]], dim=-1), h)
+            h_new = self.cell(torch.cat([xm[:, k], m[:, k]], dim=-1), h)
             h = torch.where(obs[:, None], h_new, h)
             started = started | obs
             t_prev = times[k]
