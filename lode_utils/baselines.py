@@ -134,7 +134,8 @@ class RecurrentBaseline(nn.Module):
         if original_units:
             if self.scaling is None:
                 raise ValueError("original_units=True needs model.scaling; train with fit() on a SeriesDataset or set it.")
-            t = self.scaling.time_to_model(t)
+            if t_query is not None:  # obs.t, the default, is in model units already
+                t = self.scaling.time_to_model(t)
         grid, inv = torch.unique(torch.cat([obs.t, t]), return_inverse=True)
         B, _, D = obs.x.shape
         x = obs.x.new_zeros(B, grid.numel(), D)

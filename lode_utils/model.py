@@ -215,7 +215,8 @@ class LatentODE(nn.Module):
         if original_units:
             if self.scaling is None:
                 raise ValueError("original_units=True needs model.scaling; train with fit() on a SeriesDataset or set it.")
-            t = self.scaling.time_to_model(t)
+            if t_query is not None:  # obs.t, the default, is in model units already
+                t = self.scaling.time_to_model(t)
         mu, sigma = self.encode(obs)
         if use_mean:
             return self._finish(mu[None], t, quantiles, False, original_units, generator)
