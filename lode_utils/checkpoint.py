@@ -24,6 +24,8 @@ __all__ = ["load", "save", "versions"]
 
 FORMAT = "lode_utils-checkpoint-1"
 _KINDS = {"LatentODE": (LatentODE, LatentODEConfig), "RecurrentBaseline": (RecurrentBaseline, BaselineConfig)}
+# what save() writes: field -> accepted types (a tampered file may hold anything else)
+_FIELDS = {"kind": str, "config": dict, "scaling": (dict, type(None)), "state_dict": dict, "versions": dict, "extra": dict}
 
 
 def versions() -> dict:
@@ -76,6 +78,11 @@ def _read(path) -> dict:
         raise ValueError(
             f"{os.fspath(path)!r} is not a lode_utils checkpoint (format {payload.get('format') if isinstance(payload, dict) else type(payload).__name__!r}); save models with lode_utils.save()."
         )
+    bad = [k for k, types in _FIELDS.items() if not isinstance(payload.get(k), types)]
+    if not bad and not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):
+        bad = ["state_dict"]
+    if bad:
+        raise ValueError(f"{os.fspath(path)!r} is a damaged lode_utils checkpoint: {bad} missing or of the wrong type (tampered with?).")
     return payload
 
 
@@ -100,7 +107,7 @@ def load(path, model=None):
         raise ValueError(f"checkpoint holds an unknown model kind {payload['kind']!r}.")
     try:
         config = cfg_cls(**payload["config"])
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint config does not match this lode_utils version ({exc}); saved with {payload.get('versions')}.") from None
     if model is None:
         model = cls(config)
@@ -122,8 +129,12 @@ def load(path, model=None):
         raise ValueError(
             f"checkpoint does not fit this model ({'; '.join(parts)}); build the model with the stored config: load(path) without model, config {payload['config']}."
         )
+    try:
+        scaling = None if payload["scaling"] is None else Scaling.from_dict(payload["scaling"])
+    except TypeError as exc:
+        raise ValueError(f"checkpoint scaling is damaged ({exc}).") from None
     model.load_state_dict(state)
-    model.scaling = None if payload["scaling"] is None else Scaling.from_dict(payload["scaling"])
+    model.scaling = scaling
     model.checkpoint_info = {"versions": payload["versions"], "extra": payload["extra"]}
     model.eval()
     return model
