@@ -571,7 +571,8 @@ def spirals(
     a window of ``window`` consecutive points (default ``2 * n_points``) of a regular grid of
     ``n_grid`` angles on ``[0, stop]``, starting at a random offset; ``n_points`` of the window
     are kept at random (irregular sampling) and observed with Gaussian noise ``noise_std``.
-    Times are the angle from the window's start, so every series starts at ``t = 0``.
+    Times are the angle from the series' first kept point (where its window effectively
+    starts), so every series starts at ``t = 0``.
 
     Returns:
         A :class:`SeriesDataset` in model units ``t ∈ [0, 1]`` (values not normalised), with
@@ -590,7 +591,7 @@ def spirals(
         pick = np.sort(rng.choice(window, size=n_points, replace=False))
         idx = start + pick
         clean = curves[cw][idx]
-        series.append((theta[idx] - theta[start], clean + noise_std * rng.standard_normal(clean.shape)))
+        series.append((theta[idx] - theta[idx[0]], clean + noise_std * rng.standard_normal(clean.shape)))
         truth.append(clean)
         cws.append(cw)
     ds = SeriesDataset(series, truth=truth, test_fraction=test_fraction, seed=seed, normalize=False, name="spirals")
