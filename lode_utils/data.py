@@ -222,6 +222,12 @@ def collate(series: Sequence[tuple], *, dtype=torch.float32) -> IrregularBatch:
 def _assemble(parsed: list[tuple], dtype) -> IrregularBatch:
     """Validated per-series ``(t, v, m, target_mask | None, truth | None)`` → batch on the union grid."""
     dim = parsed[0][1].shape[1]
+    # union in the batch's precision: times that differ only by rounding become one grid point
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    parsed = [(p[0].astype(np_dtype), *p[1:]) for p in parsed]
+    for i, p in enumerate(parsed):
+        if p[0].size > 1 and not (np.diff(p[0]) > 0).all():
+            raise ValueError(f"series {i}: two times are equal in {np_dtype} precision; use dtype=torch.float64 or merge them.")
     first = parsed[0][0]
     if all(p[0] is first or (p[0].shape == first.shape and np.array_equal(p[0], first)) for p in parsed):
         grid = first  # every series on the same times (a common case): no union needed
@@ -591,7 +597,7 @@ def spirals(
         pick = np.sort(rng.choice(window, size=n_points, replace=False))
         idx = start + pick
         clean = curves[cw][idx]
-        series.append((theta[idx] - theta[idx[0]], clean + noise_std * rng.standard_normal(clean.shape)))
+        series.append(((pick - pick[0]) * (stop / (n_grid - 1)), clean + noise_std * rng.standard_normal(clean.shape)))
         truth.append(clean)
         cws.append(cw)
     ds = SeriesDataset(series, truth=truth, test_fraction=test_fraction, seed=seed, normalize=False, name="spirals")
