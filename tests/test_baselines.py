@@ -56,6 +56,16 @@ def test_one_step_predictions_only_see_the_past(batch, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_predictions_depend_on_the_time_gaps(batch, kind):
+    """RNN-Δt reads Δt and the ODE-RNN evolves over it: the same values at other times differ."""
+    model = tiny(kind)
+    stretched = data.IrregularBatch(t=batch.t * 1.7, x=batch.x, mask=batch.mask)
+    base, other = model(batch), model(stretched)
+    torch.testing.assert_close(other[:, 0], base[:, 0])  # the first step has no gap yet
+    assert (other[:, 1:] - base[:, 1:]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("value", [1e6, float("nan")])
 def test_values_where_mask_is_zero_are_never_read(batch, kind, value):
     model = tiny(kind)

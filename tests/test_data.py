@@ -237,8 +237,10 @@ def test_interpolation_task_rejects_bad_arguments(dense_batch, kw, match):
         data.interpolation_task(dense_batch, **kw)
 
 
-@pytest.mark.parametrize("split_time", [None, 0.3, 0.62])
+@pytest.mark.parametrize("split_time", [None, 0.3, 0.62, "on-grid"])
 def test_extrapolation_task_respects_split_time(dense_batch, split_time):
+    if split_time == "on-grid":
+        split_time = float(dense_batch.t[4])  # a point at the split belongs to the past
     task = data.extrapolation_task(dense_batch, split_time)
     split = 0.5 if split_time is None else split_time  # default: middle of the grid [0, 1]
     past = dense_batch.t <= split
@@ -247,6 +249,8 @@ def test_extrapolation_task_respects_split_time(dense_batch, split_time):
     assert torch.equal(task.target_mask[:, ~past], dense_batch.mask[:, ~past])
     assert task.target_mask[:, past].sum() == 0
     assert bool((task.mask.sum(dim=(1, 2)) >= 1).all())
+    if split_time == float(dense_batch.t[4]):
+        assert torch.equal(task.mask[:, 4], dense_batch.mask[:, 4]) and task.target_mask[:, 4].sum() == 0
 
 
 def test_extrapolation_task_needs_an_observation_before_the_split():

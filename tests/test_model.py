@@ -138,6 +138,23 @@ def test_predict_mean_path_matches_closed_form_before_between_and_after(batch):
     assert pred.latent.shape == (1, 3, len(T0_QUERIES), 3)
 
 
+@pytest.mark.parametrize("encoder", ["gru", "odernn"])
+def test_model_is_invariant_to_shifting_data_queries_and_t0_together(batch, encoder):
+    """t0 is the model's origin of time: moving it with the data changes nothing."""
+    model = tiny(encoder).double()
+    b = batch.to(torch.float64)
+    shifted_model = tiny(encoder, t0=0.5).double()
+    shifted_model.load_state_dict(model.state_dict())
+    shifted = data.IrregularBatch(t=b.t + 0.5, x=b.x, mask=b.mask)
+    tq = torch.tensor(T0_QUERIES, dtype=torch.float64)
+    a = model.predict(b, tq, use_mean=True)
+    s = shifted_model.predict(shifted, tq + 0.5, use_mean=True)
+    torch.testing.assert_close(s.mean, a.mean, rtol=0, atol=1e-6)
+    torch.testing.assert_close(s.latent[:, :, 2], shifted_model.encode(shifted)[0][None])  # the latent at t0 is mu
+    unshifted = shifted_model.predict(b, tq, use_mean=True)  # the same data without the shift: a different answer
+    assert (unshifted.mean - a.mean).abs().max() > 1e-3
+
+
 def test_predict_at_any_times_is_consistent(batch):
     model = tiny()
     full = model.predict(batch, T0_QUERIES, use_mean=True, include_noise=False).mean
