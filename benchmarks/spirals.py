@@ -94,9 +94,10 @@ def table2_dataset(
 ) -> data.SeriesDataset:
     """Spirals as windows of ``2 · HORIZON`` regular points, all on the same relative times.
 
-    Built with ``lode_utils.data.spirals``; the relative times are snapped to exact multiples of
-    the grid step, because ``theta[start + k] − theta[start]`` differs between start points by
-    a few ulps and ``lode_utils`` then fails to collate the series (see the benchmark report).
+    Built with ``lode_utils.data.spirals``. The relative times are snapped to exact multiples of
+    the grid step, so that every series has bit-identical times: before lode_utils commit
+    89ca5c0 they differed by a few ulps and no spirals batch could be collated; since then the
+    snapping changes nothing.
 
     ``value_scale``: model values are the data divided by this one number (both coordinates);
     ``"rms"`` is the root-mean-square of the training values (about 4.4), ``1.0`` keeps the raw
