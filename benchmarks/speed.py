@@ -116,10 +116,12 @@ def _train_step(model, opt, batch, task, gen):
 
 
 def _memory(model, batch, task, *, steps: int = 1, lr: float = 0.01) -> dict:
-    """Autograd peak and process peak RSS over ``steps`` training steps of a copy of ``model``."""
+    """Autograd peak and process peak RSS over ``steps`` training steps of a copy of ``model``,
+    after one warm-up step (so one-time costs such as lazy initialisation and Adam's state are excluded)."""
     model = copy.deepcopy(model)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(0)
+    _train_step(model, opt, batch, task, gen)
     with common.rss_probe() as rss, common.SavedTensorMeter(exclude=list(model.parameters()) + list(model.buffers())) as meter:
         for _ in range(steps):
             _train_step(model, opt, batch, task, gen)
@@ -442,7 +444,8 @@ def run(
             "adjoint part: median over steps of forward and backward wall time after one warm-up step",
             "nfe": "forward: evaluations of f_θ in the forward solve (ODEFlow.last_nfe); backward: evaluations during loss.backward() (non-zero only for the adjoint)",
             "memory": "autograd_peak_mib: peak bytes autograd holds for backward during one training step (saved tensors, once per storage, parameters "
-            "excluded); rss_delta_mib (isolated runs only): peak resident memory during the step above the resident memory before it, in a fresh process",
+            "excluded); rss_delta_mib (isolated runs only): peak resident memory during the step above the resident memory before it, in a fresh process; "
+            "both measured on a copy of the model after one warm-up step",
             "isolated": isolate,
             "reference_differences": REFERENCE_DIFFERENCES,
             "iterations_cap": iterations,
