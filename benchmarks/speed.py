@@ -63,7 +63,7 @@ REFERENCE_DIFFERENCES = [
     "decoder: 4→20→2 with ELU (lode_utils uses the model's activation for the decoder) instead of ReLU",
     "ODE function 4→20→20→4 ELU, dopri5 rtol 1e-7 / atol 1e-9, Adam lr 0.01 without decay, full batch, likelihood std = the data.s noise std (in model units): as in the example",
     "units: the example's (raw values; time is the angle θ, the 200-point window spans θ ∈ [0, 3.75]); ours divides the values by their "
-    "training RMS (about 4.4) and rescales time to [0, 1]; all errors are reported in data units",
+    "training RMS (about 4) and rescales time to [0, 1]; all errors are reported in data units",
     "data and loss: irregularly observed points, a train/test split, the loss averaged per scored point with scoring of the whole window "
     "(the example: a regular grid, no split, the ELBO summed per series on the observed points)",
     "no KL annealing in either",

@@ -9,7 +9,7 @@ What is observed and what is scored (the paper's §5.1, made precise)
   on ``[0, 6π]`` (the torchdiffeq example's grid), starting at a random offset; half clockwise,
   half counter-clockwise; Gaussian noise of std ``--noise-std`` on both coordinates. All series
   share the 200 relative times, rescaled to model time ``[0, 1]``; the models see the values
-  divided by their training root-mean-square (one number, about 4.4), and every error is
+  divided by their training root-mean-square (one number, about 4), and every error is
   reported back in the data's units. 80 % of the series train, 20 % test (``--data-seed``).
 * **Observed** (:func:`table2_task`): ``n`` ∈ {30, 50, 100} of the *first 100* points of each
   series, drawn at random without replacement (irregular sampling; ``n = 100`` is all of them):
@@ -100,7 +100,7 @@ def table2_dataset(
     snapping changes nothing.
 
     ``value_scale``: model values are the data divided by this one number (both coordinates);
-    ``"rms"`` is the root-mean-square of the training values (about 4.4), ``1.0`` keeps the raw
+    ``"rms"`` is the root-mean-square of the training values (about 4), ``1.0`` keeps the raw
     values as the torchdiffeq example does. Errors are converted back (``ds.params["value_scale"]``),
     so every reported RMSE is in the data's own units.
     """
