@@ -27,9 +27,12 @@ _MIN_STD = 1e-4
 class _GaussianHead(nn.Module):
     """``[B, H] -> (μ [B, L], σ [B, L])`` with ``σ = softplus(·) + 1e-4``."""
 
-    def __init__(self, hidden: int, latent_dim: int):
+    def __init__(self, hidden: int, latent_dim: int, init_std: float = 0.05):
         super().__init__()
         self.linear = nn.Linear(hidden, 2 * latent_dim)
+        with torch.no_grad():  # start nearly deterministic: z0 noise would hide the signal early on
+            self.linear.weight[latent_dim:] *= 0.1
+            self.linear.bias[latent_dim:] = math.log(math.expm1(init_std))
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, raw = self.linear(h).chunk(2, dim=-1)
@@ -43,8 +46,9 @@ def reversed_observations(batch: IrregularBatch, t0: float = 0.0):
     points added for other series (padding) change nothing.
 
     Returns:
-        inputs: ``[B, T, 2D + 1]`` per step ``(x·m, m, Δt)`` where ``Δt`` is the gap to the
-            previously read (later) observation, 0 for the first step; zero past ``lengths``.
+        inputs: ``[B, T, 2D + 2]`` per step ``(x·m, m, Δt, t − t0)`` where ``Δt`` is the gap
+            to the previously read (later) observation, 0 for the first step, and ``t − t0``
+            the observation's own time; zero past ``lengths``.
         lengths: ``[B]`` number of observed time points per series.
         first_time: ``[B]`` time of each series' earliest observation minus ``t0``.
     """
@@ -65,17 +69,19 @@ def reversed_observations(batch: IrregularBatch, t0: float = 0.0):
     dt = torch.zeros_like(ts)
     dt[:, 1:] = ts[:, :-1] - ts[:, 1:]
     dt = dt * valid
-    inputs = torch.cat([xs * valid[..., None], ms * valid[..., None], dt[..., None]], dim=-1)
+    inputs = torch.cat([xs * valid[..., None], ms * valid[..., None], dt[..., None], ((ts - t0) * valid)[..., None]], dim=-1)
     first_time = ts.gather(1, (lengths - 1)[:, None]).squeeze(1) - t0
     return inputs, lengths, first_time
 
 
 class GRUEncoder(nn.Module):
-    """A GRU read backwards in time over ``(x·m, m, Δt)``, then ``(h, t_first − t0) → μ, σ``.
+    """A GRU read backwards in time over ``(x·m, m, Δt, t − t0)``, then ``(h, t_first − t0) → μ, σ``.
 
     One fused :class:`torch.nn.GRU` call over the packed, reversed observations (no Python
-    loop over time). The gap from ``t0`` to the earliest observation enters the output
-    layer, so series that start late are placed correctly.
+    loop over time). Besides the gaps ``Δt``, each step sees its own time since ``t0``: the
+    phase of the latent state at ``t0`` is then a direct function of the inputs instead of a
+    running sum of gaps, which makes oscillating data much faster to learn. The gap from
+    ``t0`` to the earliest observation also enters the output layer.
 
     Args:
         obs_dim: ``D``; latent_dim: ``L``; hidden: GRU width.
@@ -83,7 +89,7 @@ class GRUEncoder(nn.Module):
 
     def __init__(self, obs_dim: int, latent_dim: int, hidden: int = 32):
         super().__init__()
-        self.gru = nn.GRU(2 * obs_dim + 1, hidden, batch_first=True)
+        self.gru = nn.GRU(2 * obs_dim + 2, hidden, batch_first=True)
         self.head = _GaussianHead(hidden + 1, latent_dim)
 
     def forward(self, batch: IrregularBatch, t0: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

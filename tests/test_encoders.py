@@ -39,20 +39,21 @@ def make(kind: str, obs_dim: int = 2, latent: int = 3, hidden: int = 8, seed: in
 def test_reversed_observations_order_and_gaps(batch):
     # series 1 is observed at t = 0.1, 0.5 (channel 1 only), 0.7 on a 10-point union grid
     inputs, lengths, first_time = encoders.reversed_observations(batch, t0=-0.5)
-    assert inputs.shape == (3, batch.t.numel(), 2 * 2 + 1)
+    assert inputs.shape == (3, batch.t.numel(), 2 * 2 + 2)
     assert lengths.tolist() == [4, 3, 5]
     torch.testing.assert_close(first_time, torch.tensor([0.5, 0.6, 0.55]))
     expected = torch.tensor(
         [
-            [2.5, -3.0, 1.0, 1.0, 0.0],  # t = 0.7 read first, Δt = 0
-            [0.0, 4.0, 0.0, 1.0, 0.2],  # t = 0.5, Δt = 0.7 − 0.5; the missing channel reads 0 with mask 0
-            [-1.0, 0.5, 1.0, 1.0, 0.4],  # t = 0.1, Δt = 0.5 − 0.1
+            [2.5, -3.0, 1.0, 1.0, 0.0, 1.2],  # t = 0.7 read first, Δt = 0, t − t0 = 1.2
+            [0.0, 4.0, 0.0, 1.0, 0.2, 1.0],  # t = 0.5, Δt = 0.7 − 0.5; the missing channel reads 0 with mask 0
+            [-1.0, 0.5, 1.0, 1.0, 0.4, 0.6],  # t = 0.1, Δt = 0.5 − 0.1
         ]
     )
     torch.testing.assert_close(inputs[1, :3], expected)
     assert inputs[1, 3:].abs().sum() == 0  # zero past the series' length
     # series 0 (t = 0, 0.2, 0.5, 0.9): Δt column is the gap to the later observation
-    torch.testing.assert_close(inputs[0, :4, -1], torch.tensor([0.0, 0.4, 0.3, 0.2]))
+    torch.testing.assert_close(inputs[0, :4, -2], torch.tensor([0.0, 0.4, 0.3, 0.2]))
+    torch.testing.assert_close(inputs[0, :4, -1], torch.tensor([1.4, 1.0, 0.7, 0.5]))  # own time since t0
     torch.testing.assert_close(inputs[0, :4, 0], torch.tensor([7.0, 5.0, 3.0, 1.0]))
 
 
@@ -74,7 +75,7 @@ def _manual_gru(enc: encoders.GRUEncoder, batch: data.IrregularBatch, t0: float,
         prev = None
         for k in order:
             dt = 0.0 if prev is None else abs(float(prev - t[k]))
-            inp = torch.cat([x[k] * m[k], m[k], torch.tensor([dt], dtype=x.dtype)])[None]
+            inp = torch.cat([x[k] * m[k], m[k], torch.tensor([dt, float(t[k]) - t0], dtype=x.dtype)])[None]
             h = cell(inp, h)
             prev = t[k]
         first = t[rows[0]] - t0
