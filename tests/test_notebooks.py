@@ -88,7 +88,9 @@ def test_papermill_quick_run(path: Path, tmp_path: Path):
     work = tmp_path / "book"
     shutil.copytree(BOOK, work, ignore=shutil.ignore_patterns("_build", "*.ipynb_checkpoints"))
     out = tmp_path / f"{path.stem}.out.ipynb"
-    papermill.execute_notebook(str(work / path.name), str(out), parameters=QUICK.get(path.stem, {}), cwd=str(work), progress_bar=False, log_output=False, kernel_name="python3")
+    papermill.execute_notebook(
+        str(work / path.name), str(out), parameters=QUICK.get(path.stem, {}), cwd=str(work), progress_bar=False, log_output=False, kernel_name="python3"
+    )
     nb = _load(out)
     assert nb["metadata"]["papermill"]["exception"] in (None, False)
 
