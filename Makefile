@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-JB_BUILD := $(PYTHON) -m jupyter_book build . -W -n --keep-going
+JB_BUILD := $(PYTHON) -c "import sys; from jupyter_book.cli.main import main; sys.exit(main())" build . -W -n --keep-going
 CHAPTERS := $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 export MPLBACKEND := Agg

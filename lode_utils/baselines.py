@@ -29,7 +29,7 @@ __all__ = ["BaselineConfig", "RecurrentBaseline"]
 
 @dataclasses.dataclass
 class BaselineConfig:
-    """Sizes and options of a :class:`RecurrentBaseline`, as plain data.
+    """Sizes and options of a :class:`~lode_utils.baselines.RecurrentBaseline`, as plain data.
 
     kind: ``"rnn"`` (RNN-Δt) or ``"odernn"``; hidden: GRU width; ode_hidden, max_step: the
     ODE-RNN's hidden dynamics; dec_hidden, dec_layers, obs_std, learn_std: the decoder.

@@ -42,7 +42,7 @@ def versions() -> dict:
 
 
 def save(model, path, *, extra: dict | None = None) -> None:
-    """Write ``model`` (a :class:`LatentODE` or :class:`RecurrentBaseline`) to ``path``.
+    """Write ``model`` (a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.baselines.RecurrentBaseline`) to ``path``.
 
     Stores the state dict, ``model.config`` and ``model.scaling`` as plain data, the library
     versions, and ``extra`` (plain data only: numbers, strings, lists, dicts, tensors).

@@ -2,7 +2,7 @@
 
 Explained in chapter 1 (*Irregular data*).
 
-Every model in :mod:`lode_utils` reads one batch representation, :class:`IrregularBatch`:
+Every model in ``lode_utils`` reads one batch representation, :class:`IrregularBatch`:
 
 * ``t: [T]`` — the sorted union of the batch's time points,
 * ``x: [B, T, D]`` — values on that grid (anything where unobserved; it is never read),
@@ -282,7 +282,7 @@ def interpolation_task(batch: IrregularBatch, observed_fraction: float, *, gener
             ``"all"`` scores every available point (the training reconstruction loss).
 
     Returns:
-        A batch on the same grid: ``mask`` = shown points, ``target_mask`` = scored points.
+        A batch on the same grid, with ``mask`` the shown points and ``target_mask`` the scored ones.
     """
     if not 0 < observed_fraction <= 1:
         raise ValueError(f"observed_fraction must be in (0, 1], got {observed_fraction}.")

@@ -35,7 +35,7 @@ def mlp(n_in: int, n_out: int, hidden: int, layers: int, activation: str = "tanh
 class ODEFunc(nn.Module):
     """Autonomous vector field ``f_θ(z)``: ``z: [..., latent] -> dz/dt: [..., latent]`` (chapter 4).
 
-    Counts its evaluations in ``nfe`` (reset by :class:`ODEFlow` before each solve).
+    Counts its evaluations in ``nfe`` (reset by :class:`~lode_utils.dynamics.ODEFlow` before each solve).
     """
 
     def __init__(self, latent_dim: int, hidden: int = 32, layers: int = 1, activation: str = "tanh"):

@@ -48,13 +48,17 @@ def kl_standard_normal(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 class ElboTerms:
     """Every term of the objective, for logging (chapter 6). Tensors are scalars unless noted.
 
-    loss: what the optimiser minimises, per scored point:
-        ``−(E_q log p − kl_weight·KL) / n_points`` (or ``−IWAE / n_points``).
-    elbo: the (unweighted) ELBO summed over the batch.
-    log_lik: ``E_q log p(x|z)`` summed over the batch; kl: ``Σ_B KL``.
-    kl_per_dim: ``[L]`` KL per latent dimension, mean over series (posterior-collapse check).
-    iwae: the K-sample importance-weighted bound summed over the batch (``None`` if not asked).
-    mse: mean squared error of the decoded mean on scored points; n_points: their count.
+    Attributes:
+        loss: what the optimiser minimises, per scored point,
+            ``−(E_q log p − kl_weight·KL) / n_points`` (or ``−IWAE / n_points``).
+        elbo: the (unweighted) ELBO summed over the batch.
+        log_lik: ``E_q log p(x|z)`` summed over the batch.
+        kl: ``Σ_B KL`` over the batch.
+        kl_per_dim: ``[L]`` KL per latent dimension, mean over series (posterior-collapse check).
+        mse: mean squared error of the decoded mean on scored points.
+        n_points: the number of scored points.
+        iwae: the K-sample importance-weighted bound summed over the batch (``None`` if not asked).
+        nfe: function evaluations of the forward solve.
     """
 
     loss: torch.Tensor

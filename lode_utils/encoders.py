@@ -46,11 +46,11 @@ def reversed_observations(batch: IrregularBatch, t0: float = 0.0):
     points added for other series (padding) change nothing.
 
     Returns:
-        inputs: ``[B, T, 2D + 2]`` per step ``(x·m, m, Δt, t − t0)`` where ``Δt`` is the gap
-            to the previously read (later) observation, 0 for the first step, and ``t − t0``
-            the observation's own time; zero past ``lengths``.
-        lengths: ``[B]`` number of observed time points per series.
-        first_time: ``[B]`` time of each series' earliest observation minus ``t0``.
+        A tuple ``(inputs, lengths, first_time)``. ``inputs`` is ``[B, T, 2D + 2]``, per step
+        ``(x·m, m, Δt, t − t0)`` where ``Δt`` is the gap to the previously read (later)
+        observation, 0 for the first step, and ``t − t0`` the observation's own time; zero past
+        ``lengths``. ``lengths`` is ``[B]``, the number of observed time points per series.
+        ``first_time`` is ``[B]``, the time of each series' earliest observation minus ``t0``.
     """
     x, m, t = batch.x, batch.mask, batch.t
     _B, T, _ = x.shape

@@ -34,7 +34,7 @@ def evaluate(model, task: IrregularBatch, *, n_samples: int = 50, quantiles=(0.0
     """Score ``model`` on ``task``: it sees ``task.mask`` points and is scored on ``target_mask``.
 
     Args:
-        model: a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.RecurrentBaseline`.
+        model: a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.baselines.RecurrentBaseline`.
         task: from :func:`~lode_utils.data.interpolation_task` or
             :func:`~lode_utils.data.extrapolation_task`.
         units_scale: optional ``[D]`` per-channel std to report errors in original units.

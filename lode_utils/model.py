@@ -31,7 +31,7 @@ class LatentODEConfig:
         ode_hidden, ode_layers, activation: the vector field ``f_θ``.
         dec_hidden, dec_layers: the decoder (``dec_layers = 0``: linear).
         obs_std, learn_std: observation-noise std (model units) and whether it is trained.
-        method, rtol, atol, step_size, adjoint: the ODE solve (see :class:`ODEFlow`).
+        method, rtol, atol, step_size, adjoint: the ODE solve (see :class:`~lode_utils.dynamics.ODEFlow`).
         t0: the reference time of ``z0`` in model units (data sets start at 0).
     """
 
@@ -209,7 +209,7 @@ class LatentODE(nn.Module):
             original_units: convert ``t_query`` in and the result out with ``self.scaling``.
 
         Returns:
-            :class:`Prediction` with ``samples: [K, B, T, D]`` and ``mean, lower, upper: [B, T, D]``.
+            :class:`~lode_utils.Prediction` with ``samples: [K, B, T, D]`` and ``mean, lower, upper: [B, T, D]``.
         """
         t = obs.t if t_query is None else _as_times(t_query, obs.t)
         if original_units:
@@ -229,7 +229,7 @@ class LatentODE(nn.Module):
     ) -> Prediction:
         """Generate series from the prior ``z0 ~ N(0, I)`` at ``t_query: [T]`` (model units).
 
-        Returns a :class:`Prediction` with batch size 1: ``samples: [K, 1, T, D]``.
+        Returns a :class:`~lode_utils.Prediction` with batch size 1: ``samples: [K, 1, T, D]``.
         """
         t = _as_times(t_query, next(self.parameters()))
         z0 = torch.randn((n_samples, 1, self.config.latent_dim), generator=generator, dtype=t.dtype)

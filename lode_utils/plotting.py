@@ -1,7 +1,7 @@
 """The book's figures, in one style: observed / truth / prediction / uncertainty always look the same.
 
-Used in every chapter. Helpers read tensors and results (batches, :class:`Prediction`,
-:class:`History`), never model internals.
+Used in every chapter. Helpers read tensors and results (batches, :class:`~lode_utils.Prediction`,
+:class:`~lode_utils.History`), never model internals.
 """
 
 from __future__ import annotations

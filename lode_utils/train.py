@@ -147,14 +147,14 @@ def fit(
     seed: int = 0,
     progress: bool | None = None,
 ) -> History:
-    """Train a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.RecurrentBaseline` with Adam.
+    """Train a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.baselines.RecurrentBaseline` with Adam.
 
     Args:
         model: the model; it is trained in place (and gets ``model.scaling`` from ``data``).
         data: a :class:`~lode_utils.data.SeriesDataset` (minibatches of its training split) or
             one :class:`~lode_utils.data.IrregularBatch` (full batch).
         task, observed_fraction, split_time: how each minibatch becomes a training task
-            (:func:`make_task`, scored on all available points).
+            (:func:`~lode_utils.train.make_task`, scored on all available points).
         iterations: optimiser steps; time_budget: stop early after this many seconds of training.
         batch_size: series per step; lr, weight_decay: Adam; lr_decay: ``"cosine"`` (to 1 % of
             ``lr``), ``None``, or a float ``γ`` for exponential decay per step.
@@ -168,7 +168,7 @@ def fit(
         progress: show a tqdm bar (default: only in an interactive terminal, never in CI).
 
     Returns:
-        :class:`History`.
+        :class:`~lode_utils.History`.
     """
     streams = seed_everything(seed)
     if isinstance(data, SeriesDataset):

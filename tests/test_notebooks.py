@@ -22,14 +22,14 @@ HTML = ROOT / "_build" / "html"
 
 #: Parameters that make each chapter a quick run (papermill); every chapter must accept them.
 QUICK: dict[str, dict] = {
-    "01_irregular_data": {"N_SERIES": 20},
-    "02_encoding": {"N_SERIES": 10},
-    "03_sampling": {"N_REPEATS": 50},
-    "04_ode_flow": {"QUICK": True},
-    "05_decoding": {"ITERATIONS": 5},
-    "06_elbo_training": {"ITERATIONS": 5, "ANNEAL_ITERATIONS": 5, "N_SERIES": 60},
-    "07_generation": {"ITERATIONS": 5, "N_SERIES": 60, "CHECK_QUALITY": False},
-    "08_your_own_data": {"ITERATIONS": 5},
+    "01_irregular_data": {"N_SERIES": 5, "N_POINTS": 20, "SPIRAL_POINTS": 20, "BATCH": 4, "POINTS_PER_SERIES": 5},
+    "02_encoding": {"N_SERIES": 5, "N_POINTS": 20, "REPEATS": 2, "HIDDEN": 8},
+    "03_sampling": {"N_REPEATS": 50, "K_VALUES": [1, 4, 16], "SIGMAS": [0.3, 1.0], "N_SERIES": 4, "K_TRAIN": [1, 10], "N_DRAWS": 8},
+    "04_ode_flow": {"ACCURACY_LEVELS": 2, "MAX_TIME_SCALE": 10, "BATCH": 16, "HIDDEN_SIZES": [16], "HORIZONS": [0.5, 1.0], "TIMING_REPEATS": 1},
+    "05_decoding": {"N_SERIES": 40, "N_POINTS": 20, "ITERATIONS": 3, "BATCH_SIZE": 16, "EVAL_SAMPLES": 5, "MLP_DECODER": False},
+    "06_elbo_training": {"ITERATIONS": 5, "ANNEAL_ITERATIONS": 5, "N_SERIES": 60, "K_VALUES": [1, 3]},
+    "07_generation": {"ITERATIONS": 5, "RNN_ITERATIONS": 5, "N_SERIES": 60, "N_SAMPLES": 10, "CHECK_QUALITY": False},
+    "08_your_own_data": {"ITERATIONS": 5, "WARMUP_ITERATIONS": 5, "RECIPE_ITERATIONS": 2},
 }
 
 MACHINE_PATH = re.compile(r"(/tmp/|/root/|/work/|/home/[a-z]+/|\\\\Users\\\\)")
