@@ -25,7 +25,9 @@ install-book:
 install-test:
 	$(PIP) install --quiet -e ".[test]"
 
+# a clean build each time (about 15 s): Sphinx's incremental state breaks when _toc.yml changes
 build:
+	rm -rf _build
 	$(JB_BUILD)
 
 lint:
