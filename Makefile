@@ -6,7 +6,6 @@ PIP := $(PYTHON) -m pip
 JB_BUILD := $(PYTHON) -c "import sys; from jupyter_book.cli.main import main; sys.exit(main())" build . -W -n --keep-going
 CHAPTERS := $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: book test install-book install-test build lint format execute bench bench-quick clean
