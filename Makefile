@@ -24,9 +24,10 @@ install-book:
 install-test:
 	$(PIP) install --quiet -e ".[test]"
 
-# a clean build each time (about 15 s): Sphinx's incremental state breaks when _toc.yml changes
+# Sphinx's incremental state breaks when _toc.yml changes, so it is rebuilt each time (~15 s);
+# the execution cache (_build/.jupyter_cache) is kept, so unchanged chapters are not re-run.
 build:
-	rm -rf _build
+	rm -rf _build/html _build/.doctrees
 	$(JB_BUILD)
 
 lint:
