@@ -82,7 +82,7 @@ OURS = dict(
 )
 OURS_TRAINING = dict(batch_size=100, lr=1e-2, lr_decay="cosine")
 
-FULL = dict(n_series=1000, counts=(30, 50, 100), seeds=(0, 1, 2), iterations=5000, time_budget=300.0, eval_points=25, eval_samples=20)
+FULL = dict(n_series=1000, counts=(30, 50, 100), seeds=(0, 1, 2), iterations=5000, time_budget=120.0, eval_points=25, eval_samples=20)
 QUICK = dict(n_series=60, counts=(30, 100), seeds=(0, 1), iterations=4, time_budget=None, eval_points=2, eval_samples=4, batch_size=24)
 
 
@@ -258,12 +258,18 @@ def run(
     rnn_hidden: int = 25,
     train_target: str = "window",
     threads: int = 1,
+    n_examples: int = 3,
     out=None,
     write: bool = True,
 ) -> dict:
     """Run the Table 2 sweep and write ``spirals.json`` / ``spirals.md``; returns the payload.
 
-    ``time_budget=-1`` means the mode's default (300 s per run in full mode, none in quick mode).
+    The first seed of every model and count also stores ``examples`` (:func:`examples`): the
+    predictions for the first ``n_examples`` test series, which the book's results page plots.
+    :mod:`benchmarks.sweep` runs this once per count through papermill and joins the parts
+    with :func:`combine`.
+
+    ``time_budget=-1`` means the mode's default (120 s per run in full mode, none in quick mode).
     """
     preset = QUICK if quick else FULL
     counts = list(counts or preset["counts"])
@@ -306,6 +312,8 @@ def run(
                     value_scale=scale,
                 )
                 res.update(count=n, model=kind, seed=seed, parameters=sum(p.numel() for p in model.parameters()))
+                if seed == seeds[0]:
+                    res["examples"] = examples(model, test, value_scale=scale, n_series=n_examples, n_samples=eval_samples)
                 runs.append(res)
                 print(
                     f"[spirals] n={n:3d} {kind:10s} seed={seed}: RMSE {res['final']['rmse']:.4f} (clean {res['final']['rmse_truth']:.4f}) "
@@ -313,16 +321,7 @@ def run(
                     flush=True,
                 )
 
-    summary = {}
-    for n in counts:
-        for kind in models:
-            sel = [r for r in runs if r["count"] == n and r["model"] == kind]
-            summary.setdefault(str(n), {})[kind] = {
-                "rmse": common.summarize([r["final"]["rmse"] for r in sel]),
-                "rmse_truth": common.summarize([r["final"]["rmse_truth"] for r in sel]),
-                "train_seconds": common.summarize([r["train_seconds"] for r in sel]),
-                "seconds_per_iteration": common.summarize([r["seconds_per_iteration"] for r in sel]),
-            }
+    summary = _summary(runs, counts, models)
     checks = _checks(summary, counts, models)
     payload = {
         "benchmark": "spirals",
@@ -354,6 +353,89 @@ def run(
         "runs": runs,
         "wall_seconds_total": time.perf_counter() - started,
     }
+    if write:
+        common.write_results("spirals", payload, _markdown(payload), common.results_dir(quick, out))
+    return payload
+
+
+def examples(model, test: IrregularBatch, *, value_scale: float, n_series: int = 3, n_samples: int = 20) -> dict:
+    """Predictions for the first ``n_series`` test series, in data units, for plots.
+
+    Returns lists (JSON-ready): ``t`` ``[T]`` (model time), ``x`` / ``truth`` ``[B, T, 2]``,
+    ``observed`` / ``scored`` ``[B, T]`` (0/1), and the predictive ``mean``, ``lower`` (5 %) and
+    ``upper`` (95 %) ``[B, T, 2]`` at every time of the window, from ``n_samples`` draws.
+    """
+    obs = test.select(slice(0, n_series))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        pred = model.predict(obs, n_samples=n_samples, generator=gen)
+    c = float(value_scale)
+
+    def arr(x):
+        return np.round((x * c).numpy().astype(float), 5).tolist()
+
+    return {
+        "t": np.round(obs.t.numpy().astype(float), 6).tolist(),
+        "x": arr(obs.x),
+        "truth": arr(obs.truth) if obs.truth is not None else None,
+        "observed": obs.mask[..., 0].int().tolist(),
+        "scored": obs.target_mask[..., 0].int().tolist(),
+        "mean": arr(pred.mean),
+        "lower": arr(pred.lower),
+        "upper": arr(pred.upper),
+    }
+
+
+def _summary(runs: list, counts, models) -> dict:
+    summary = {}
+    for n in counts:
+        for kind in models:
+            sel = [r for r in runs if r["count"] == n and r["model"] == kind]
+            summary.setdefault(str(n), {})[kind] = {
+                "rmse": common.summarize([r["final"]["rmse"] for r in sel]),
+                "rmse_truth": common.summarize([r["final"]["rmse_truth"] for r in sel]),
+                "train_seconds": common.summarize([r["train_seconds"] for r in sel]),
+                "seconds_per_iteration": common.summarize([r["seconds_per_iteration"] for r in sel]),
+            }
+    return summary
+
+
+def combine(parts: list[dict], *, out=None, quick: bool = False, write: bool = True) -> dict:
+    """Join payloads of :func:`run` made one count at a time (same protocol otherwise) into one.
+
+    The runs are concatenated in count order and the summary, checks and tables recomputed;
+    ``metadata`` is the first part's, and ``parts`` keeps each part's count, git commit, wall time
+    and load average.
+    """
+    if not parts:
+        raise ValueError("combine() needs at least one payload of benchmarks.spirals.run.")
+    parts = sorted(parts, key=lambda p: min(r["count"] for r in p["runs"]))
+    first = parts[0]
+    for p in parts[1:]:
+        a = {k: v for k, v in first["protocol"].items() if k != "budget"}
+        b = {k: v for k, v in p["protocol"].items() if k != "budget"}
+        if a != b or first["protocol"]["budget"] != p["protocol"]["budget"]:
+            raise ValueError("combine(): the parts were run with different protocols; rerun them with the same options.")
+    runs = [r for p in parts for r in p["runs"]]
+    counts = sorted({r["count"] for r in runs})
+    models = [m for m in ("latent_ode", "rnn") if any(r["model"] == m for r in runs)]
+    summary = _summary(runs, counts, models)
+    payload = dict(first)
+    payload.update(
+        summary=summary,
+        checks=_checks(summary, counts, models),
+        runs=runs,
+        wall_seconds_total=sum(p["wall_seconds_total"] for p in parts),
+        parts=[
+            {
+                "counts": sorted({r["count"] for r in p["runs"]}),
+                "git": p["metadata"].get("git"),
+                "wall_seconds": p["wall_seconds_total"],
+                "load_average_at_start": p["metadata"]["machine"].get("load_average_at_start"),
+            }
+            for p in parts
+        ],
+    )
     if write:
         common.write_results("spirals", payload, _markdown(payload), common.results_dir(quick, out))
     return payload
@@ -472,7 +554,7 @@ def main(argv=None) -> None:
     ap.add_argument("--noise-std", type=float, default=0.1, help="observation-noise std of the data (default 0.1)")
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--iterations", type=int, help="iteration cap per run (default 5000)")
-    ap.add_argument("--time-budget", type=float, default=-1.0, help="training seconds per run (default 300; 0 = none)")
+    ap.add_argument("--time-budget", type=float, default=-1.0, help="training seconds per run (default 120; 0 = none)")
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--lr", type=float, default=OURS_TRAINING["lr"])
     ap.add_argument("--eval-points", type=int, help="test evaluations per run (for time-to-target)")
