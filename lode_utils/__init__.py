@@ -18,12 +18,13 @@ module                    stage                                                 
 :mod:`.metrics`           interpolation / extrapolation errors, coverage         7
 :mod:`.checkpoint`        ``save`` / ``load``                                    6
 :mod:`.plotting`          the book's figures                                     all
+:mod:`.hopper`            MuJoCo Hopper data set (``lode-utils[hopper]`` extra)  —
 ========================  =====================================================  =========
 """
 
 __version__ = "0.1.0"
 
-from . import baselines, checkpoint, data, decoders, dynamics, elbo, encoders, metrics, model, plotting, sampling, source, train
+from . import baselines, checkpoint, data, decoders, dynamics, elbo, encoders, hopper, metrics, model, plotting, sampling, source, train
 from .baselines import BaselineConfig, RecurrentBaseline
 from .checkpoint import load, save
 from .data import IrregularBatch, SeriesDataset, collate
@@ -53,6 +54,7 @@ __all__ = [
     "encoders",
     "evaluate",
     "fit",
+    "hopper",
     "load",
     "make_task",
     "metrics",
