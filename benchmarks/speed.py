@@ -8,8 +8,8 @@ same observed/scored points; ``--count`` points observed):
 1. **Reference vs ours.** The *reference* is built from ``lode_utils`` with the public
    ``torchdiffeq/examples/latent_ode.py`` settings (:data:`REFERENCE`; differences listed in
    :data:`REFERENCE_DIFFERENCES`); *ours* is :data:`benchmarks.spirals.OURS`. Each is trained with
-   ``lode_utils.fit`` for ``--time-budget`` seconds and reports seconds per iteration (median of
-   per-iteration wall times, evaluation excluded), NFE per iteration in the forward solve and in
+   ``lode_utils.fit`` for ``--time-budget`` CPU seconds (one thread) and reports seconds per
+   iteration (median of per-iteration CPU times, evaluation excluded), NFE per iteration in the forward solve and in
    the backward pass, peak memory (both measures of :mod:`benchmarks.common`), and the training
    time at which the test RMSE (against noisy observations) first reached the paper's Latent ODE
    number for that count — or the best RMSE and when it was reached.
@@ -78,7 +78,7 @@ QUICK_SIZES = {
     "large": dict(latent_dim=16, ode_hidden=64, ode_layers=2, batch_size=32),
 }
 
-FULL = dict(n_series=1000, iterations=20000, time_budget=600.0, eval_points=40, eval_samples=20, steps=10, isolate=True, profile_repeats=7)
+FULL = dict(n_series=1000, iterations=20000, time_budget=450.0, eval_points=40, eval_samples=20, steps=10, isolate=True, profile_repeats=7)
 QUICK = dict(n_series=40, iterations=3, time_budget=None, eval_points=1, eval_samples=2, steps=2, isolate=False, profile_repeats=2)
 
 
@@ -440,7 +440,7 @@ def run(
             "the next 100 scored on held-out series",
             "target_rmse": spirals.PAPER_TABLE2["rows"]["latent_ode"].get(str(count)),
             "target_source": "Chen et al. (2018) Table 2, Latent ODE, verified",
-            "timing": "seconds per iteration: median of lode_utils.fit's per-iteration wall times (evaluation excluded); "
+            "timing": "training times, seconds per iteration and time to target: CPU seconds of the training process (lode_utils.fit(clock='cpu'), one thread, evaluation excluded; seconds per iteration is the median per-iteration time); "
             "adjoint part: median over steps of forward and backward wall time after one warm-up step",
             "nfe": "forward: evaluations of f_θ in the forward solve (ODEFlow.last_nfe); backward: evaluations during loss.backward() (non-zero only for the adjoint)",
             "memory": "autograd_peak_mib: peak bytes autograd holds for backward during one training step (saved tensors, once per storage, parameters "

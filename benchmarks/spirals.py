@@ -182,6 +182,11 @@ def train_and_score(
 ) -> dict:
     """Train ``model`` with ``lode_utils.fit`` under an iteration cap and a time budget; score it on ``test``.
 
+    Every time here is the training process's **CPU time** (``fit(clock="cpu")``, one thread,
+    evaluation excluded): other load on a shared machine makes a run wait, not compute less, so
+    the budget buys the same training whatever else runs. ``train_wall_seconds`` and the
+    ``cpu_over_wall`` ratio record how much the run waited.
+
     With a budget, a throwaway copy first runs ``calibrate`` iterations to estimate seconds per
     iteration, so that the iteration count (and the cosine schedule) fits the budget and about
     ``eval_points`` test evaluations fall inside it. Without a learning-rate schedule
@@ -191,8 +196,10 @@ def train_and_score(
     planned = iterations
     if time_budget is not None and calibrate > 1:
         probe = copy.deepcopy(model)
-        h = L.fit(probe, ds, task=task, iterations=calibrate, batch_size=batch_size, lr=lr, lr_decay=lr_decay, test=test.select(slice(0, 2)), seed=seed)
-        planned = common.plan_iterations(common.steady_seconds_per_iteration(h.wall), time_budget, iterations)
+        h = L.fit(
+            probe, ds, task=task, iterations=calibrate, batch_size=batch_size, lr=lr, lr_decay=lr_decay, test=test.select(slice(0, 2)), seed=seed, clock="cpu"
+        )
+        planned = common.plan_iterations(common.steady_seconds_per_iteration(h.cpu), time_budget, iterations)
     eval_every = max(1, planned // max(1, eval_points))
     # with a schedule, stop where it ends; with a constant rate, train until the budget is spent
     run_for = planned if lr_decay is not None else iterations
@@ -209,6 +216,7 @@ def train_and_score(
         eval_every=eval_every,
         eval_samples=eval_samples,
         time_budget=time_budget,
+        clock="cpu",
         seed=seed,
     )
     total_wall, total_cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -217,21 +225,28 @@ def train_and_score(
     final = {k: v * scaled.get(k, 1.0) for k, v in hist.test[-1].items()}
     rmse = [r * c for r in hist.test_metric("rmse")]
     best = int(np.argmin(rmse))
-    reached = [w for w, r in zip(hist.test_wall, rmse) if target is not None and r <= target]
+    reached = [w for w, r in zip(hist.test_cpu, rmse) if target is not None and r <= target]
     return {
         "final": final,
         "iterations_planned": planned,
         "iterations_done": len(hist.step),
-        "train_seconds": hist.wall[-1],
-        "seconds_per_iteration": common.steady_seconds_per_iteration(hist.wall),
+        "train_seconds": hist.cpu[-1],
+        "train_wall_seconds": hist.wall[-1],
+        "seconds_per_iteration": common.steady_seconds_per_iteration(hist.cpu),
         "nfe_forward_mean": float(np.mean(hist.nfe_forward)),
         "nfe_backward_mean": float(np.mean(hist.nfe_backward)),
         "cpu_over_wall": total_cpu / total_wall if total_wall > 0 else None,
         "best_rmse": rmse[best],
-        "best_rmse_at_seconds": hist.test_wall[best],
+        "best_rmse_at_seconds": hist.test_cpu[best],
         "target": target,
         "seconds_to_target": reached[0] if reached else None,
-        "curve": {"step": hist.test_step, "seconds": hist.test_wall, "rmse": rmse, "rmse_truth": [r * c for r in hist.test_metric("rmse_truth")]},
+        "curve": {
+            "step": hist.test_step,
+            "seconds": hist.test_cpu,
+            "wall_seconds": hist.test_wall,
+            "rmse": rmse,
+            "rmse_truth": [r * c for r in hist.test_metric("rmse_truth")],
+        },
         "value_scale": c,
         "final_train_loss": hist.loss[-1],
     }
@@ -535,7 +550,7 @@ Paper notes: {" ".join(p["paper"]["notes"])}
 
 {runs}
 
-`s to paper target`: training seconds until the test RMSE (noisy) first reached the paper's Latent ODE number for that count (evaluated every few iterations; evaluation time excluded). `cpu/wall` below 1 means the process waited for a core.
+Times are CPU seconds of the training process (one thread; evaluation excluded). `s to paper target`: training seconds until the test RMSE (noisy) first reached the paper's Latent ODE number for that count (evaluated every few iterations; evaluation time excluded). `cpu/wall` below 1 means the process waited for a core.
 
 ## Run
 

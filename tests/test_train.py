@@ -142,12 +142,36 @@ def test_fit_time_budget_stops_early():
     assert hist.step == [1] and hist.test_step == [1]
 
 
+def test_fit_cpu_clock_budget_ignores_waiting():
+    """The CPU clock counts this process's computing, not time spent waiting (here: sleeping)."""
+    import time
+
+    batch = data.collate([(t, v) for t, v in zip(*_arrays())])
+
+    class Sleepy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = small_lode()
+
+        def loss(self, *args, **kwargs):
+            time.sleep(0.05)
+            return self.inner.loss(*args, **kwargs)
+
+    hist = fit(Sleepy(), batch, iterations=4, time_budget=0.15, clock="cpu")
+    assert hist.step == [1, 2, 3, 4], "sleeping must not count against a CPU-time budget"
+    assert len(hist.cpu) == len(hist.wall) == 4
+    assert all(c < w for c, w in zip(hist.cpu, hist.wall)) and hist.wall[-1] >= 0.2
+    hist = fit(Sleepy(), batch, iterations=4, time_budget=0.15, clock="wall")
+    assert len(hist.step) < 4
+
+
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
         (dict(task="interp"), "unknown task 'interp'"),
         (dict(iterations=0), "iterations must be >= 1"),
         (dict(lr_decay="step"), "lr_decay must be 'cosine', a float or None"),
+        (dict(clock="gpu"), "clock must be 'wall' or 'cpu'"),
     ],
 )
 def test_fit_rejects_bad_arguments(kw, match):
