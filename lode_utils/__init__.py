@@ -18,7 +18,7 @@ module                    stage                                                 
 :mod:`.metrics`           interpolation / extrapolation errors, coverage         7
 :mod:`.checkpoint`        ``save`` / ``load``                                    6
 :mod:`.plotting`          the book's figures                                     all
-:mod:`.hopper`            MuJoCo Hopper data set (``lode-utils[hopper]`` extra)  —
+:mod:`.hopper`            the MuJoCo Hopper set and Table 3 (``[hopper]`` extra)  8
 ========================  =====================================================  =========
 """
 

@@ -164,3 +164,26 @@ def test_table2_task_observes_n_of_the_first_half_and_scores_the_second():
     assert torch.all(test.mask[..., 0].sum(1) == 50)
     assert torch.all(test.targets[:, : spirals.HORIZON] == 0) and torch.all(test.targets[:, spirals.HORIZON :] == 1)
     np.testing.assert_array_equal(ds.test_idx, spirals.table2_dataset(12, seed=3).test_idx)
+
+
+def test_hopper_quick_writes_the_table(tmp_path):
+    """``python -m benchmarks.hopper --size quick``: the paper's table beside ours, every cell finite."""
+    pytest.importorskip("dm_control")
+    from benchmarks import hopper as bench
+    from lode_utils import hopper
+
+    deterministic, rng = torch.are_deterministic_algorithms_enabled(), torch.get_rng_state()
+    try:
+        bench.main(["--size", "quick", "--out", str(tmp_path)])
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_rng_state(rng)
+    p = json.loads((tmp_path / "hopper_quick.json").read_text())
+    assert p["metadata"]["quick"] is True and p["paper"]["interpolation"]["latent_ode_odernn_enc"][3] == 0.285
+    for task in ("interpolation", "extrapolation"):
+        assert set(p["ours"][task]) == set(hopper.MODEL_NAMES)
+        for cell in p["ours"][task].values():
+            assert all(finite_positive(v) for v in cell["mse"] + cell["mse_paper_norm"])
+        assert all(finite_positive(v) for v in p["naive_paper_norm"][task])
+    md = (tmp_path / "hopper_quick.md").read_text()
+    assert md.startswith("# Hopper") and "Latent ODE (ODE enc.)" in md

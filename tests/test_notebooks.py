@@ -29,7 +29,9 @@ QUICK: dict[str, dict] = {
     "05_decoding": {"N_SERIES": 40, "N_POINTS": 20, "ITERATIONS": 3, "BATCH_SIZE": 16, "EVAL_SAMPLES": 5, "MLP_DECODER": False},
     "06_elbo_training": {"ITERATIONS": 5, "ANNEAL_ITERATIONS": 5, "N_SERIES": 60, "K_VALUES": [1, 3]},
     "07_generation": {"ITERATIONS": 5, "RNN_ITERATIONS": 5, "N_SERIES": 60, "N_SAMPLES": 10, "CHECK_QUALITY": False},
-    "08_your_own_data": {"ITERATIONS": 5, "WARMUP_ITERATIONS": 5, "RECIPE_ITERATIONS": 2},
+    "08_hopper": {"N_TRAJECTORIES": 40, "ITERATIONS": 2, "BATCH_SIZE": 8, "N_TEST": 8, "EVAL_SAMPLES": 2, "WORKERS": 1},
+    "09_your_own_data": {"ITERATIONS": 5, "WARMUP_ITERATIONS": 5, "RECIPE_ITERATIONS": 2},
+    "10_results": {"N_EXAMPLES": 1},
 }
 
 MACHINE_PATH = re.compile(r"(/tmp/|/root/|/work/|/home/[a-z]+/|\\\\Users\\\\)")
