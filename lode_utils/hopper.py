@@ -554,8 +554,9 @@ def train_and_score(job: dict) -> dict:
     seconds = time.process_time() - c0
     mse, mse_paper = [], []
     for t in test_tasks(ds, job["task"], job["fractions"], job["n_test"]):
-        mse.append(evaluate(model, t, n_samples=job["eval_samples"], generator=torch.Generator().manual_seed(0))["mse"])
-        mse_paper.append(evaluate(model, t, n_samples=job["eval_samples"], generator=torch.Generator().manual_seed(0), units_scale=paper_scale(ds))["mse"])
+        scores = evaluate(model, t, n_samples=job["eval_samples"], generator=torch.Generator().manual_seed(0), units_scale=paper_scale(ds))
+        mse.append(scores["mse_model_units"])
+        mse_paper.append(scores["mse"])
     return dict(job, mse=mse, mse_paper_norm=mse_paper, train_seconds=seconds, final_loss=hist.loss[-1], state_dict=model.state_dict())
 
 

@@ -37,7 +37,8 @@ def evaluate(model, task: IrregularBatch, *, n_samples: int = 50, quantiles=(0.0
         model: a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.baselines.RecurrentBaseline`.
         task: from :func:`~lode_utils.data.interpolation_task` or
             :func:`~lode_utils.data.extrapolation_task`.
-        units_scale: optional ``[D]`` per-channel std to report errors in original units.
+        units_scale: optional ``[D]`` per-channel std to report errors in original units; the
+            MSE in the model's own units is then also returned, as ``"mse_model_units"``.
 
     Returns:
         ``{"mse", "rmse", "coverage", "n_points"}`` against the observations, plus
@@ -58,6 +59,8 @@ def evaluate(model, task: IrregularBatch, *, n_samples: int = 50, quantiles=(0.0
         "n_points": int(target.sum()),
     }
     out["rmse"] = out["mse"] ** 0.5
+    if units_scale is not None:
+        out["mse_model_units"] = masked_mse(pred.mean, task.x, target)
     if task.truth is not None:
         out["mse_truth"] = masked_mse(pred.mean * scale, task.truth * scale, target)
         out["rmse_truth"] = out["mse_truth"] ** 0.5

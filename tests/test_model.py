@@ -302,6 +302,7 @@ def test_evaluate_returns_scores_against_the_held_out_points():
     scaled = metrics.evaluate(model, task, n_samples=16, generator=gen(5), units_scale=[3.0])
     assert scaled["mse"] == pytest.approx(9 * out["mse"], rel=1e-5)
     assert scaled["coverage"] == out["coverage"]
+    assert scaled["mse_model_units"] == pytest.approx(out["mse"], rel=1e-6)
 
 
 def test_evaluate_coverage_of_a_known_model():
