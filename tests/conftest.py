@@ -16,6 +16,17 @@ from lode_utils import data
 torch.set_num_threads(1)
 
 
+def pytest_report_header(config):
+    """The numerical code path, which the stored notebook outputs depend on (see the Makefile)."""
+    import os
+
+    mkl = os.environ.get("MKL_CBWR", "unset")
+    path = f"torch CPU kernels {torch.backends.cpu.get_cpu_capability()}, MKL_CBWR={mkl}"
+    if mkl == "unset":
+        path += " (not `make test`'s path: stored notebook outputs may not reproduce)"
+    return f"numerical code path: {path}"
+
+
 @pytest.fixture(autouse=True)
 def _isolate_global_torch_state():
     """Tests that call ``fit`` / ``seed_everything`` switch on deterministic algorithms and
