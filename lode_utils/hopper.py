@@ -80,7 +80,7 @@ N_STEPS = 200
 _JOINTS = ("rootx", "rootz", "rooty", "waist", "hip", "knee", "ankle")
 
 STATE_NAMES: tuple[str, ...] = _JOINTS + tuple(f"{j} velocity" for j in _JOINTS)
-"""The 14 dimensions: the joints of ``hopper.xml`` in ``qpos`` order, then their velocities.
+"""Names of the 14 dimensions, the joints of ``hopper.xml`` in ``qpos`` order and then their velocities.
 
 ``rootx`` and ``rootz`` are slide joints of the torso (horizontal position and height, the
 latter relative to the torso's rest height of 1 m); ``rooty`` is the torso's pitch (a hinge);
@@ -161,7 +161,7 @@ def simulate(n_trajectories: int, *, seed: int = 123, n_steps: int = N_STEPS) ->
 
     Raises:
         ImportError: without ``dm_control``; the message says how to install it.
-        PhysicsError: (dm_control's) if MuJoCo flags an invalid state, as ``physics.step()`` would.
+        dm_control.rl.control.PhysicsError: if MuJoCo flags an invalid state, as ``physics.step()`` would.
     """
     n_trajectories, seed, n_steps = _check_arguments(n_trajectories, seed, n_steps)
     suite, mujoco, PhysicsError = _import_physics()
@@ -409,7 +409,7 @@ PAPER_TABLE3 = {
 
 
 def observed_task(kind: str, fraction: float, *, score: str = "held_out"):
-    """A task for :func:`~lode_utils.fit` / :func:`~lode_utils.evaluate` on a 200-step Hopper batch.
+    """A task for :func:`~lode_utils.fit` / :func:`~lode_utils.metrics.evaluate` on a 200-step Hopper batch.
 
     ``"interpolation"``: a random ``fraction`` of the 200 time points is shown; ``"extrapolation"``:
     a random ``fraction`` of the first 100 is shown and the last 100 are predicted. ``score``:
