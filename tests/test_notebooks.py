@@ -89,6 +89,8 @@ def test_papermill_quick_run(path: Path, tmp_path: Path):
     papermill = pytest.importorskip("papermill")
     work = tmp_path / "book"
     shutil.copytree(BOOK, work, ignore=shutil.ignore_patterns("_build", "*.ipynb_checkpoints"))
+    # the results appendix (and the hopper chapter's full-size column) read ../benchmarks/results
+    shutil.copytree(ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results", ignore=shutil.ignore_patterns("quick"))
     out = tmp_path / f"{path.stem}.out.ipynb"
     papermill.execute_notebook(
         str(work / path.name), str(out), parameters=QUICK.get(path.stem, {}), cwd=str(work), progress_bar=False, log_output=False, kernel_name="python3"
