@@ -82,7 +82,7 @@ OURS = dict(
 )
 OURS_TRAINING = dict(batch_size=100, lr=1e-2, lr_decay="cosine")
 
-FULL = dict(n_series=1000, counts=(30, 50, 100), seeds=(0, 1, 2), iterations=5000, time_budget=120.0, eval_points=25, eval_samples=20)
+FULL = dict(n_series=1000, counts=(30, 50, 100), seeds=(0, 1, 2), iterations=10000, time_budget=200.0, eval_points=25, eval_samples=20)
 QUICK = dict(n_series=60, counts=(30, 100), seeds=(0, 1), iterations=4, time_budget=None, eval_points=2, eval_samples=4, batch_size=24)
 
 
@@ -284,7 +284,7 @@ def run(
     :mod:`benchmarks.sweep` runs this once per count through papermill and joins the parts
     with :func:`combine`.
 
-    ``time_budget=-1`` means the mode's default (120 s per run in full mode, none in quick mode).
+    ``time_budget=-1`` means the mode's default (200 s per run in full mode, none in quick mode).
     """
     preset = QUICK if quick else FULL
     counts = list(counts or preset["counts"])
@@ -568,8 +568,8 @@ def main(argv=None) -> None:
     ap.add_argument("--n-series", type=int, help="spirals generated (default 1000; 80%% train)")
     ap.add_argument("--noise-std", type=float, default=0.1, help="observation-noise std of the data (default 0.1)")
     ap.add_argument("--data-seed", type=int, default=0)
-    ap.add_argument("--iterations", type=int, help="iteration cap per run (default 5000)")
-    ap.add_argument("--time-budget", type=float, default=-1.0, help="training seconds per run (default 120; 0 = none)")
+    ap.add_argument("--iterations", type=int, help="iteration cap per run (default 10000)")
+    ap.add_argument("--time-budget", type=float, default=-1.0, help="training seconds per run (default 200; 0 = none)")
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--lr", type=float, default=OURS_TRAINING["lr"])
     ap.add_argument("--eval-points", type=int, help="test evaluations per run (for time-to-target)")
