@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import random
 import sys
 
 import pytest
@@ -137,11 +138,15 @@ def test_truncated_file(tmp_path, keep):
         checkpoint.load(path)
 
 
-def test_garbage_bytes(tmp_path):
+@pytest.mark.parametrize("prefix", [b"", b"PK\x03\x04", b"\x80\x02"], ids=["raw", "zip-magic", "pickle-magic"])
+def test_garbage_bytes(tmp_path, prefix):
+    """Seeded random files (plain, or behind a zip or pickle header) always give the ValueError;
+    the unpickler fails on them in many ways (a CI run once met an IndexError from os.urandom)."""
     path = tmp_path / "m.pt"
-    path.write_bytes(os.urandom(4096))
-    with pytest.raises(ValueError, match="is not a readable lode_utils checkpoint"):
-        checkpoint.load(path)
+    for seed in range(100):
+        path.write_bytes(prefix + random.Random(seed).randbytes(4096))
+        with pytest.raises(ValueError, match="is not a readable lode_utils checkpoint"):
+            checkpoint.load(path)
 
 
 def test_other_plain_data_is_not_a_checkpoint(tmp_path):
