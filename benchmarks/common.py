@@ -427,6 +427,7 @@ def metadata_markdown(meta: dict) -> str:
             f"- threads: {meta['thread_note']}",
             f"- versions: Python {v['python']}, torch {v['torch']}, torchdiffeq {v['torchdiffeq']}, numpy {v['numpy']}, lode_utils {v['lode_utils']}; git {commit}",
         ]
+        + ([f"- device: {meta['device']}" + (f" ({meta['gpu']})" if meta.get("gpu") else "")] if "device" in meta else [])
     )
 
 

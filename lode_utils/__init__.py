@@ -17,6 +17,7 @@ module                    stage                                                 
 :mod:`.baselines`         RNN-Δt and ODE-RNN                                     7
 :mod:`.metrics`           interpolation / extrapolation errors, coverage         7
 :mod:`.checkpoint`        ``save`` / ``load``                                    6
+:mod:`.devices`           ``device=``: CPU or GPU, checked                       8
 :mod:`.plotting`          the book's figures                                     all
 :mod:`.hopper`            the MuJoCo Hopper set and Table 3 (``[hopper]`` extra)  8
 ========================  =====================================================  =========
@@ -24,7 +25,7 @@ module                    stage                                                 
 
 __version__ = "0.1.0"
 
-from . import baselines, checkpoint, data, decoders, dynamics, elbo, encoders, hopper, metrics, model, plotting, sampling, source, train
+from . import baselines, checkpoint, data, decoders, devices, dynamics, elbo, encoders, hopper, metrics, model, plotting, sampling, source, train
 from .baselines import BaselineConfig, RecurrentBaseline
 from .checkpoint import load, save
 from .data import IrregularBatch, SeriesDataset, collate
@@ -49,6 +50,7 @@ __all__ = [
     "collate",
     "data",
     "decoders",
+    "devices",
     "dynamics",
     "elbo",
     "encoders",

@@ -22,7 +22,8 @@ from .data import IrregularBatch, Scaling
 from .decoders import GaussianDecoder
 from .elbo import ElboTerms, gaussian_log_likelihood
 from .encoders import HiddenODE
-from .model import Prediction, _as_times
+from .model import Prediction, _as_times, _Model
+from .sampling import random_tensor
 
 __all__ = ["BaselineConfig", "RecurrentBaseline"]
 
@@ -50,9 +51,9 @@ class BaselineConfig:
             raise ValueError(f"baseline kind must be 'rnn' or 'odernn', got {self.kind!r}.")
 
 
-class RecurrentBaseline(nn.Module):
+class RecurrentBaseline(_Model):
     """RNN-Δt or ODE-RNN baseline with the :class:`~lode_utils.LatentODE` interface
-    (``loss``, ``predict``), so :func:`~lode_utils.fit` and the metrics treat both alike.
+    (``loss``, ``predict``, ``device``), so :func:`~lode_utils.fit` and the metrics treat both alike.
 
     Build with keyword arguments of :class:`BaselineConfig`, e.g.
     ``RecurrentBaseline(obs_dim=1, kind="rnn")``.
@@ -74,8 +75,7 @@ class RecurrentBaseline(nn.Module):
 
     def forward(self, batch: IrregularBatch) -> torch.Tensor:
         """One-step-ahead predictions ``x̂: [B, T, D]`` at every grid point of ``batch``."""
-        if batch.dim != self.config.obs_dim:
-            raise ValueError(f"batch has {batch.dim} channel(s) but the model was built for obs_dim={self.config.obs_dim}.")
+        batch = self._prepare(batch)
         x, m, t = batch.x, batch.mask, batch.t
         B, T, D = x.shape
         h = self.h0.expand(B, -1)
@@ -99,7 +99,7 @@ class RecurrentBaseline(nn.Module):
 
         Accepts and ignores the Latent ODE's keyword arguments (``kl_weight``, ``n_samples``...).
         """
-        batch = batch.trimmed()
+        batch = self._prepare(batch).trimmed()
         mean = self(batch)
         target = batch.targets
         n = int(target.sum())
@@ -130,6 +130,7 @@ class RecurrentBaseline(nn.Module):
         not observed are filled autoregressively. Bands come from the observation noise only
         (these models have no latent uncertainty): ``samples: [K, B, T, D]``.
         """
+        obs = self._prepare(obs)
         t = obs.t if t_query is None else _as_times(t_query, obs.t)
         if original_units:
             if self.scaling is None:
@@ -146,6 +147,6 @@ class RecurrentBaseline(nn.Module):
         k = n_samples if include_noise else 1
         samples = mean[None].expand(k, -1, -1, -1)
         if include_noise:
-            samples = samples + self.decoder.std * torch.randn(samples.shape, generator=generator, dtype=mean.dtype)
+            samples = samples + self.decoder.std * random_tensor(samples.shape, like=mean, generator=generator)
         pred = Prediction.from_samples(t, samples, quantiles)
         return pred.to_original(self.scaling) if original_units else pred

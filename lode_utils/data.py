@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from .sampling import random_tensor
+
 __all__ = [
     "IrregularBatch",
     "Scaling",
@@ -79,6 +81,10 @@ class IrregularBatch:
         return IrregularBatch(
             **{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(*args, **kwargs) for f in dataclasses.fields(self)}
         )
+
+    def on(self, device: torch.device) -> IrregularBatch:
+        """This batch on ``device``: itself when its tensors are there already, else a moved copy."""
+        return self if self.x.device == torch.device(device) else self.to(device)
 
     def select(self, index) -> IrregularBatch:
         """Series ``index`` (an int, slice or index tensor) on the same time grid."""
@@ -290,7 +296,7 @@ def interpolation_task(batch: IrregularBatch, observed_fraction: float, *, gener
         raise ValueError(f"score must be 'held_out' or 'all', got {score!r}.")
     available = batch.mask
     rows = available.amax(dim=2)  # [B, T] time points with any value
-    u = torch.rand(rows.shape, generator=generator, device=rows.device)
+    u = random_tensor(rows.shape, like=rows, generator=generator, distribution="uniform", dtype=torch.get_default_dtype())
     u = torch.where(rows > 0, u, torch.full_like(u, 2.0))
     n_avail = rows.sum(dim=1)
     n_keep = torch.clamp(torch.round(n_avail * observed_fraction), min=1)

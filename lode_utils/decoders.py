@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .dynamics import mlp
+from .sampling import random_tensor
 
 __all__ = ["GaussianDecoder"]
 
@@ -50,4 +51,4 @@ class GaussianDecoder(nn.Module):
     def sample(self, z: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """A draw of ``x`` given ``z: [..., L]``: the mean plus Gaussian noise, ``[..., D]``."""
         mean = self(z)
-        return mean + self.std * torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return mean + self.std * random_tensor(mean.shape, like=mean, generator=generator)

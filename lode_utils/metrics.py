@@ -51,8 +51,9 @@ def evaluate(model, task: IrregularBatch, *, n_samples: int = 50, quantiles=(0.0
         pred = model.predict(task, task.t, n_samples=n_samples, quantiles=quantiles, include_noise=True, generator=generator)
     finally:
         model.train(was_training)
+    task = task.on(pred.mean.device)  # the model's device
     target = task.targets
-    scale = 1.0 if units_scale is None else torch.as_tensor(units_scale, dtype=pred.mean.dtype)
+    scale = 1.0 if units_scale is None else torch.as_tensor(units_scale, dtype=pred.mean.dtype, device=pred.mean.device)
     out = {
         "mse": masked_mse(pred.mean * scale, task.x * scale, target),
         "coverage": coverage(pred.lower, pred.upper, task.x, target),

@@ -12,10 +12,11 @@ from torch import nn
 
 from .data import IrregularBatch, Scaling
 from .decoders import GaussianDecoder
+from .devices import module_device
 from .dynamics import ODEFlow, ODEFunc
 from .elbo import ElboTerms, elbo
 from .encoders import GRUEncoder, ODERNNEncoder
-from .sampling import reparameterize
+from .sampling import random_tensor, reparameterize
 
 __all__ = ["LatentODE", "LatentODEConfig", "Prediction"]
 
@@ -86,7 +87,7 @@ class Prediction:
 
     @classmethod
     def from_samples(cls, t, samples, quantiles=(0.05, 0.95), latent=None) -> Prediction:
-        q = torch.tensor([quantiles[0], 0.5, quantiles[1]], dtype=samples.dtype)
+        q = torch.tensor([quantiles[0], 0.5, quantiles[1]], dtype=samples.dtype, device=samples.device)
         lo, med, hi = torch.quantile(samples, q, dim=0)
         return cls(t=t, samples=samples, mean=samples.mean(0), median=med, lower=lo, upper=hi, latent=latent, quantiles=tuple(quantiles))
 
@@ -116,7 +117,25 @@ def _as_times(t_query, like: torch.Tensor) -> torch.Tensor:
     return t
 
 
-class LatentODE(nn.Module):
+class _Model(nn.Module):
+    """What :class:`LatentODE` and :class:`~lode_utils.baselines.RecurrentBaseline` share: batch
+    checks and the device (``model.to(device)`` moves a model; batches passed in follow it)."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters are."""
+        return module_device(self)
+
+    def _prepare(self, batch: IrregularBatch) -> IrregularBatch:
+        """Check ``batch`` against the model and return it on the model's device."""
+        if not isinstance(batch, IrregularBatch):
+            raise ValueError(f"expected an IrregularBatch (see lode_utils.data.collate), got {type(batch).__name__}.")
+        if batch.dim != self.config.obs_dim:
+            raise ValueError(f"batch has {batch.dim} channel(s) but the model was built for obs_dim={self.config.obs_dim}.")
+        return batch.on(self.device)
+
+
+class LatentODE(_Model):
     """Latent ODE (Chen et al. 2018; Rubanova et al. 2019).
 
     ``q(z₀|x)`` from a backwards encoder → ``z₀ = μ + σ·ε`` → ``z_t = ODESolve(z₀, f_θ, t0, t)``
@@ -128,6 +147,8 @@ class LatentODE(nn.Module):
         config: the :class:`LatentODEConfig`.
         scaling: the data's :class:`~lode_utils.data.Scaling` (set by :func:`~lode_utils.fit`),
             so predictions can be returned in original units and checkpoints keep it.
+        device: where the parameters are; ``model.to(device)`` (or ``fit(..., device=...)``)
+            moves the model, and every batch passed in is moved to it.
     """
 
     def __init__(self, config: LatentODEConfig | None = None, **kwargs):
@@ -150,8 +171,7 @@ class LatentODE(nn.Module):
     # -- the four stages ------------------------------------------------------------------------
     def encode(self, batch: IrregularBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """``(μ, σ)`` of ``q(z₀ | x)``, each ``[B, L]``; reads only ``batch.mask == 1`` points."""
-        self._check(batch)
-        return self.encoder(batch, self.config.t0)
+        return self.encoder(self._prepare(batch), self.config.t0)
 
     def decode_path(self, z0: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``z0: [K, B, L]``, ``t: [T]`` → ``(z_t [K, B, T, L], mean [K, B, T, D])``."""
@@ -164,6 +184,7 @@ class LatentODE(nn.Module):
         Returns a dict with ``mu, sigma: [B, L]``, ``z0: [K, B, L]``, ``zt: [K, B, T, L]``,
         ``mean: [K, B, T, D]``.
         """
+        batch = self._prepare(batch)
         mu, sigma = self.encode(batch)
         z0 = reparameterize(mu, sigma, n_samples, generator=generator)
         zt, mean = self.decode_path(z0, batch.t)
@@ -176,7 +197,7 @@ class LatentODE(nn.Module):
 
         The solve only covers grid points that are observed or scored.
         """
-        batch = batch.trimmed()
+        batch = self._prepare(batch).trimmed()
         out = self(batch, n_samples, generator=generator)
         terms = elbo(batch.x, batch.targets, out["mean"], self.decoder.std, out["mu"], out["sigma"], out["z0"], kl_weight=kl_weight, iwae=iwae)
         terms.nfe = self.flow.last_nfe
@@ -211,6 +232,7 @@ class LatentODE(nn.Module):
         Returns:
             :class:`~lode_utils.Prediction` with ``samples: [K, B, T, D]`` and ``mean, lower, upper: [B, T, D]``.
         """
+        obs = self._prepare(obs)
         t = obs.t if t_query is None else _as_times(t_query, obs.t)
         if original_units:
             if self.scaling is None:
@@ -232,19 +254,13 @@ class LatentODE(nn.Module):
         Returns a :class:`~lode_utils.Prediction` with batch size 1: ``samples: [K, 1, T, D]``.
         """
         t = _as_times(t_query, next(self.parameters()))
-        z0 = torch.randn((n_samples, 1, self.config.latent_dim), generator=generator, dtype=t.dtype)
+        z0 = random_tensor((n_samples, 1, self.config.latent_dim), like=t, generator=generator)
         return self._finish(z0, t, quantiles, include_noise, False, generator)
 
     def _finish(self, z0, t, quantiles, include_noise, original_units, generator) -> Prediction:
         zt, mean = self.decode_path(z0, t)
         samples = mean
         if include_noise:
-            samples = mean + self.decoder.std * torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+            samples = mean + self.decoder.std * random_tensor(mean.shape, like=mean, generator=generator)
         pred = Prediction.from_samples(t, samples, quantiles, latent=zt)
         return pred.to_original(self.scaling) if original_units else pred
-
-    def _check(self, batch: IrregularBatch) -> None:
-        if not isinstance(batch, IrregularBatch):
-            raise ValueError(f"expected an IrregularBatch (see lode_utils.data.collate), got {type(batch).__name__}.")
-        if batch.dim != self.config.obs_dim:
-            raise ValueError(f"batch has {batch.dim} channel(s) but the model was built for obs_dim={self.config.obs_dim}.")

@@ -9,7 +9,24 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["log_normal", "reparam_gradients", "reparameterize", "score_function_gradients"]
+__all__ = ["log_normal", "random_tensor", "reparam_gradients", "reparameterize", "score_function_gradients"]
+
+
+def random_tensor(
+    shape, *, like: torch.Tensor, generator: torch.Generator | None = None, distribution: str = "normal", dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Standard normal (or, with ``distribution="uniform"``, U[0, 1)) draws of ``shape`` on ``like``'s device, of ``like``'s dtype unless ``dtype`` is given.
+
+    The draws are made on the generator's own device and then moved: a seeded
+    ``torch.Generator()`` lives on the CPU, so it gives the same numbers whether the model runs
+    on the CPU or on a GPU (and a CPU generator could not draw on a GPU anyway). Without a
+    generator, torch's global generator of ``like``'s device is used.
+    """
+    draw = {"normal": torch.randn, "uniform": torch.rand}.get(distribution)
+    if draw is None:
+        raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}.")
+    where = like.device if generator is None else generator.device
+    return draw(tuple(shape), generator=generator, dtype=like.dtype if dtype is None else dtype, device=where).to(like.device)
 
 
 def reparameterize(mu: torch.Tensor, sigma: torch.Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -26,7 +43,7 @@ def reparameterize(mu: torch.Tensor, sigma: torch.Tensor, n_samples: int = 1, *,
         raise ValueError(f"mu {tuple(mu.shape)} and sigma {tuple(sigma.shape)} must have the same shape.")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
-    eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = random_tensor((n_samples, *mu.shape), like=mu, generator=generator)
     return mu + sigma * eps
 
 
@@ -49,7 +66,7 @@ def reparam_gradients(
     """
     mu = mu.detach().requires_grad_(True)
     sigma = sigma.detach().requires_grad_(True)
-    eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype)
+    eps = random_tensor((n_samples, *mu.shape), like=mu, generator=generator)
     z = mu + sigma * eps
     fz = f(z)
     gz = torch.autograd.grad(fz.sum(), z)[0]  # [K, L] = f'(z_k) per sample
@@ -63,7 +80,7 @@ def score_function_gradients(
 
     Returns ``(g_mu, g_sigma)``, each ``[K, L]``; ``f`` needs no gradient.
     """
-    eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype)
+    eps = random_tensor((n_samples, *mu.shape), like=mu, generator=generator)
     z = mu + sigma * eps
     with torch.no_grad():
         fz = f(z)[:, None]

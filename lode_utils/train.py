@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .data import IrregularBatch, SeriesDataset, extrapolation_task, interpolation_task
+from .devices import resolve_device
 from .elbo import KLSchedule
 from .metrics import evaluate
 
@@ -148,6 +149,7 @@ def fit(
     time_budget: float | None = None,
     clock: str = "wall",
     seed: int = 0,
+    device=None,
     progress: bool | None = None,
 ) -> History:
     """Train a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.baselines.RecurrentBaseline` with Adam.
@@ -170,12 +172,23 @@ def fit(
         test: a fixed test task; default for a dataset: its test split turned into the same
             ``task`` with held-out scoring, drawn once from the seed.
         seed: seeds model-independent randomness (minibatches, masks, ε) via :func:`seed_everything`.
+        device: train there (``"cpu"``, ``"cuda"``...; checked by
+            :func:`~lode_utils.devices.resolve_device`): the model is moved there, each minibatch
+            follows it. Minibatches, masks and ε are still drawn on the CPU, so a seed gives the
+            same draws on any device (the arithmetic, and so the trained weights, differ in the
+            last digits). On a GPU, an operation with no deterministic kernel warns instead of
+            failing. Default: wherever the model already is.
         progress: show a tqdm bar (default: only in an interactive terminal, never in CI).
 
     Returns:
         :class:`~lode_utils.History`.
     """
     streams = seed_everything(seed)
+    if device is not None:
+        device = resolve_device(device)
+        model.to(device)
+        if device.type != "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
     if isinstance(data, SeriesDataset):
         model.scaling = data.scaling
         batches = data.batches(batch_size, generator=streams.loader)

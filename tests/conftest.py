@@ -32,10 +32,12 @@ def _isolate_global_torch_state():
     """Tests that call ``fit`` / ``seed_everything`` switch on deterministic algorithms and
     reseed the global generator; restore both so no test depends on the order tests run in."""
     deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     rng = torch.get_rng_state()
     yield
-    if torch.are_deterministic_algorithms_enabled() != deterministic:  # the first call costs seconds
-        torch.use_deterministic_algorithms(deterministic)
+    now = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    if now != (deterministic, warn_only):  # the first call costs seconds
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
     torch.set_rng_state(rng)
 
 

@@ -185,5 +185,15 @@ def test_hopper_quick_writes_the_table(tmp_path):
         for cell in p["ours"][task].values():
             assert all(finite_positive(v) for v in cell["mse"] + cell["mse_paper_norm"])
         assert all(finite_positive(v) for v in p["naive_paper_norm"][task])
+    assert p["metadata"]["device"] == "cpu" and all(r["device"] is None and r["train_wall_seconds"] > 0 for r in p["runs"])
     md = (tmp_path / "hopper_quick.md").read_text()
-    assert md.startswith("# Hopper") and "Latent ODE (ODE enc.)" in md
+    assert md.startswith("# Hopper") and "Latent ODE (ODE enc.)" in md and "- device: cpu" in md
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a CUDA GPU")
+def test_hopper_on_a_missing_gpu_says_so_before_running(tmp_path):
+    from benchmarks import hopper as bench
+
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        bench.main(["--size", "quick", "--device", "cuda", "--out", str(tmp_path)])
+    assert not any(tmp_path.iterdir())
