@@ -1,12 +1,16 @@
 """Checkpoints: weights + config + data scaling + library versions, loaded without running code.
 
 Explained in chapter 6. A checkpoint is a ``torch.save`` of plain data only (tensors, dicts,
-lists, strings, numbers), read back with ``torch.load(..., weights_only=True)``.
+lists, strings, numbers), read back with ``torch.load(..., weights_only=True)``. It also stores
+a SHA-256 of the model's kind, config, scaling and weights, checked when it is read, so a file
+corrupted on disk or edited by hand is refused instead of loading wrong weights silently.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import platform
 
@@ -39,11 +43,22 @@ def versions() -> dict:
     }
 
 
+def _digest(payload: dict) -> str:
+    """SHA-256 of what the loaded model depends on: kind, config, scaling, and each weight's name, dtype, shape and bytes."""
+    h = hashlib.sha256(json.dumps({k: payload[k] for k in ("kind", "config", "scaling")}, sort_keys=True, default=repr).encode())
+    for name in sorted(payload["state_dict"]):
+        t = payload["state_dict"][name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save(model, path, *, extra: dict | None = None) -> None:
     """Write ``model`` (a :class:`~lode_utils.LatentODE` or :class:`~lode_utils.baselines.RecurrentBaseline`) to ``path``.
 
     Stores the state dict, ``model.config`` and ``model.scaling`` as plain data, the library
-    versions, and ``extra`` (plain data only: numbers, strings, lists, dicts, tensors).
+    versions, ``extra`` (plain data only: numbers, strings, lists, dicts, tensors) and the
+    SHA-256 that :func:`load` checks.
     """
     kind = type(model).__name__
     if kind not in _KINDS:
@@ -57,6 +72,7 @@ def save(model, path, *, extra: dict | None = None) -> None:
         "versions": versions(),
         "extra": extra or {},
     }
+    payload["sha256"] = _digest(payload)
     tmp = f"{os.fspath(path)}.tmp"
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -81,6 +97,11 @@ def _read(path) -> dict:
         bad = ["state_dict"]
     if bad:
         raise ValueError(f"{os.fspath(path)!r} is a damaged lode_utils checkpoint: {bad} missing or of the wrong type (tampered with?).")
+    if "sha256" in payload and payload["sha256"] != _digest(payload):  # files saved before checksums have none
+        raise ValueError(
+            f"{os.fspath(path)!r} is a damaged lode_utils checkpoint: its weights, config or scaling do not match the SHA-256 stored "
+            "when it was saved (corrupted on disk or edited); save it again from the trained model."
+        )
     return payload
 
 
@@ -96,8 +117,8 @@ def load(path, model=None):
         ``scaling`` restored and ``checkpoint_info`` (versions, extra) attached.
 
     Raises:
-        ValueError: the file is missing, truncated, tampered with or not a checkpoint, or
-            its weights do not fit ``model`` (names the mismatched parameters).
+        ValueError: the file is missing, truncated, tampered with (checksum) or not a
+            checkpoint, or its weights do not fit ``model`` (names the mismatched parameters).
     """
     payload = _read(path)
     cls, cfg_cls = _KINDS.get(payload["kind"], (None, None))

@@ -149,6 +149,51 @@ def test_garbage_bytes(tmp_path, prefix):
             checkpoint.load(path)
 
 
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_a_flipped_byte_in_the_weights_is_caught(tmp_path, where):
+    """torch.load reads a weight record with one bit flipped without complaint; the stored SHA-256 catches it."""
+    model = lode()
+    path = tmp_path / "m.pt"
+    checkpoint.save(model, path)
+    weight = model.state_dict()["encoder.gru.weight_ih_l0"].numpy().tobytes()
+    raw = bytearray(path.read_bytes())
+    at = raw.find(weight)
+    assert at > 0 and raw.count(weight) == 1  # tensors are stored uncompressed, so the bytes are there as they are
+    raw[at + int(len(weight) * where)] ^= 0x10
+    path.write_bytes(bytes(raw))
+    flipped = torch.load(path, weights_only=True)["state_dict"]["encoder.gru.weight_ih_l0"]
+    assert not torch.equal(flipped, model.state_dict()["encoder.gru.weight_ih_l0"])  # the damage is really there
+    with pytest.raises(ValueError, match="do not match the SHA-256"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize("edit", ["weight", "config", "scaling"])
+def test_edited_contents_with_the_old_checksum_are_refused(tmp_path, edit):
+    path = tmp_path / "m.pt"
+    checkpoint.save(lode(), path)
+    payload = torch.load(path, weights_only=True)
+    if edit == "weight":
+        payload["state_dict"]["decoder.log_std"][0] += 1e-6
+    elif edit == "config":
+        payload["config"]["obs_std"] = 0.5
+    else:
+        payload["scaling"]["t_scale"] = 1.0
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="do not match the SHA-256"):
+        checkpoint.load(path)
+
+
+def test_a_checkpoint_saved_before_checksums_still_loads(tmp_path, batch):
+    model = lode()
+    path = tmp_path / "m.pt"
+    checkpoint.save(model, path)
+    payload = torch.load(path, weights_only=True)
+    del payload["sha256"]
+    torch.save(payload, path)
+    again = checkpoint.load(path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
 def test_other_plain_data_is_not_a_checkpoint(tmp_path):
     path = tmp_path / "m.pt"
     torch.save({"state_dict": {}}, path)
