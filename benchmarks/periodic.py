@@ -13,6 +13,9 @@ Run ``python -m benchmarks.periodic [--quick]``; see ``--help`` for the options.
   the training process (``lode_utils.fit(time_budget=…, clock="cpu")``, one thread, evaluation
   excluded, so that other load on the machine does not shorten a run); a short calibration on a throwaway
   copy sizes the iteration count so that the cosine learning-rate schedule ends with the budget.
+* **Parallel**: ``--jobs 2`` runs two runs at a time, each in its own spawned process on one
+  thread (the budget is CPU time, so a run's result does not depend on what runs beside it,
+  except through shared caches; the ``cpu/wall`` column shows how much each run waited).
 * **Scores**: held-out MSE of the posterior-predictive mean against the noisy values (``mse``)
   and the noise-free curve (``mse_truth``), mean ± sample std over seeds; the training time at
   which the interpolation MSE first reached the anchor 0.0037.
@@ -101,6 +104,13 @@ def one_run(model_key: str, task: str, ds, *, seed: int, time_budget, iterations
     }
 
 
+def _one_job(job: dict) -> dict:
+    """One run in a worker process (``--jobs``): one torch thread, its own copy of the data set."""
+    torch.set_num_threads(job.pop("threads"))
+    ds = data.periodic(job.pop("n_series"), 100, seed=job.pop("data_seed"), time_span=job.pop("time_span"))
+    return one_run(job.pop("model_key"), job.pop("task"), ds, **job)
+
+
 def run(
     *,
     quick: bool = False,
@@ -117,10 +127,11 @@ def run(
     eval_points: int | None = None,
     eval_samples: int | None = None,
     threads: int = 1,
+    jobs: int = 1,
     out=None,
     write: bool = True,
 ) -> dict:
-    """Run the four-model comparison and write ``periodic.json`` / ``periodic.md``; returns the payload."""
+    """Run the four-model comparison (``jobs`` runs at a time) and write ``periodic.json`` / ``periodic.md``; returns the payload."""
     preset = QUICK if quick else FULL
     seeds = list(seeds if seeds is not None else preset["seeds"])
     n_series = n_series or preset["n_series"]
@@ -134,27 +145,28 @@ def run(
     started = time.perf_counter()
     ds = data.periodic(n_series, 100, seed=data_seed, time_span=time_span)
 
-    runs = []
-    for task in tasks:
-        for key in models:
-            for seed in seeds:
-                r = one_run(
-                    key,
-                    task,
-                    ds,
-                    seed=seed,
-                    time_budget=time_budget,
-                    iterations=iterations,
-                    batch_size=batch_size,
-                    lr=lr,
-                    eval_points=eval_points,
-                    eval_samples=eval_samples,
-                )
-                runs.append(r)
-                print(
-                    f"[periodic] {task:13s} {key:22s} seed={seed}: MSE {r['final']['mse']:.5f} after {r['iterations_done']} it / {r['train_seconds']:.1f} s",
-                    flush=True,
-                )
+    settings = dict(time_budget=time_budget, iterations=iterations, batch_size=batch_size, lr=lr, eval_points=eval_points, eval_samples=eval_samples)
+    todo = [(task, key, seed) for task in tasks for key in models for seed in seeds]
+
+    def report(r):
+        print(
+            f"[periodic] {r['task']:13s} {r['model']:22s} seed={r['seed']}: MSE {r['final']['mse']:.5f} after {r['iterations_done']} it / {r['train_seconds']:.1f} s",
+            flush=True,
+        )
+        return r
+
+    if jobs <= 1:
+        runs = [report(one_run(key, task, ds, seed=seed, **settings)) for task, key, seed in todo]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        specs = [
+            dict(settings, model_key=key, task=task, seed=seed, threads=threads, n_series=n_series, data_seed=data_seed, time_span=time_span)
+            for task, key, seed in todo
+        ]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            runs = [report(r) for r in pool.map(_one_job, specs)]  # results in the order of todo
 
     summary = {}
     for task in tasks:
@@ -203,6 +215,7 @@ def run(
         "summary": summary,
         "checks": checks,
         "runs": runs,
+        "jobs": jobs,
         "wall_seconds_total": time.perf_counter() - started,
     }
     if write:
@@ -283,6 +296,7 @@ Models: {pr["models"]}.
 ## Run
 
 {common.metadata_markdown(p["metadata"])}
+- runs at a time: {p.get("jobs", 1)} (each in its own process on one thread when more than one)
 - total wall time: {p["wall_seconds_total"]:.0f} s
 """
 
@@ -303,6 +317,7 @@ def main(argv=None) -> None:
     ap.add_argument("--eval-points", type=int)
     ap.add_argument("--eval-samples", type=int)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (default 1)")
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     run(
@@ -320,6 +335,7 @@ def main(argv=None) -> None:
         eval_points=a.eval_points,
         eval_samples=a.eval_samples,
         threads=a.threads,
+        jobs=a.jobs,
         out=a.out,
     )
 

@@ -91,6 +91,18 @@ def test_periodic_numbers(quick):
     assert all(isinstance(v, bool | float) for v in p["checks"].values())
 
 
+def test_periodic_runs_in_worker_processes_give_the_same_numbers():
+    """``--jobs 2`` only changes where runs execute: with an iteration count instead of a time
+    budget, every run's result is bit for bit the one of the serial loop."""
+    from benchmarks import periodic
+
+    kw = dict(quick=True, models=("rnn_dt", "latent_ode_rnn_enc"), tasks=("interpolation",), seeds=[0, 1], time_budget=None, iterations=3, write=False)
+    serial, parallel = periodic.run(jobs=1, **kw), periodic.run(jobs=2, **kw)
+    assert [(r["model"], r["seed"]) for r in parallel["runs"]] == [(r["model"], r["seed"]) for r in serial["runs"]]
+    assert [r["final"] for r in parallel["runs"]] == [r["final"] for r in serial["runs"]]
+    assert parallel["jobs"] == 2 and serial["jobs"] == 1
+
+
 def test_speed_reference_vs_ours(quick):
     c = quick["speed"]["configs"]
     ref, ours = c["reference"], c["ours"]
