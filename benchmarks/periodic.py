@@ -55,7 +55,11 @@ MODELS = {
 }
 TASKS = ("interpolation", "extrapolation")
 
-FULL = dict(n_series=1000, seeds=(0, 1, 2), time_budget=120.0, iterations=20000, batch_size=100, eval_points=24, eval_samples=20)
+# Batches of 50 series, as the paper's code trains this toy: with batches of 100 the ODE-RNN-encoder
+# Latent ODE ended at 0.0094 / 0.0066 / 0.0030 (seeds 0-2), with 50 at 0.0037 / 0.0034 / 0.0027 but
+# 0.105 on seed 3 (exploratory runs of 120 s each). Five seeds, so that a run stuck on the plateau
+# shows in the spread rather than hiding behind three lucky ones.
+FULL = dict(n_series=1000, seeds=(0, 1, 2, 3, 4), time_budget=120.0, iterations=20000, batch_size=50, eval_points=24, eval_samples=20)
 QUICK = dict(n_series=40, seeds=(0,), time_budget=1.0, iterations=40, batch_size=16, eval_points=2, eval_samples=4)
 
 
@@ -304,7 +308,7 @@ Models: {pr["models"]}.
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.periodic", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI-sized run; writes to benchmarks/results/quick/")
-    ap.add_argument("--seeds", type=int, nargs="+", help="training seeds (default 0 1 2)")
+    ap.add_argument("--seeds", type=int, nargs="+", help="training seeds (default 0 1 2 3 4)")
     ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     ap.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     ap.add_argument("--n-series", type=int)
