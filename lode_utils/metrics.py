@@ -45,13 +45,13 @@ def evaluate(model, task: IrregularBatch, *, n_samples: int = 50, quantiles=(0.0
         ``"mse_truth"``, ``"rmse_truth"`` against the noise-free values when ``task.truth`` exists.
         The point prediction is the mean of the posterior predictive.
     """
+    task = task.on(model.device)  # once, here: predict() then finds it in place, and the scores need it too
     was_training = model.training
     model.eval()
     try:
         pred = model.predict(task, task.t, n_samples=n_samples, quantiles=quantiles, include_noise=True, generator=generator)
     finally:
         model.train(was_training)
-    task = task.on(pred.mean.device)  # the model's device
     target = task.targets
     scale = 1.0 if units_scale is None else torch.as_tensor(units_scale, dtype=pred.mean.dtype, device=pred.mean.device)
     out = {
