@@ -6,6 +6,7 @@ Explained in chapter 6 (*ELBO and training*).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import sys
@@ -138,6 +139,7 @@ def fit(
     batch_size: int = 50,
     lr: float = 1e-2,
     lr_decay: str | None = "cosine",
+    lr_warmup: int = 0,
     weight_decay: float = 0.0,
     clip_grad: float | None = None,
     kl_schedule: KLSchedule | None = None,
@@ -164,7 +166,15 @@ def fit(
             measured by ``clock``: ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time,
             which other load on the machine does not inflate; equal to elapsed time on one free core).
         batch_size: series per step; lr, weight_decay: Adam; lr_decay: ``"cosine"`` (to 1 % of
-            ``lr``), ``None``, or a float ``γ`` for exponential decay per step.
+            ``lr`` over ``iterations``), ``"cosine-time"`` (the same curve over whichever runs
+            out first, ``iterations`` or ``time_budget``, so a timed run ends its schedule when
+            its time is spent; results then depend on the machine's speed; without a budget,
+            the cosine over ``iterations``), ``None``, or a float
+            ``γ`` for exponential decay per step.
+        lr_warmup: scale the scheduled learning rate by ``step / lr_warmup`` for the first
+            ``lr_warmup`` steps (linear warm-up from ``lr / lr_warmup``); 0 = none. Full steps of
+            Adam at ``lr`` from the first batch can drive a Latent ODE onto a plateau where it
+            predicts about the average curve (chapter 10).
         clip_grad: clip the gradient norm to this value.
         kl_schedule: KL annealing (default: none, weight 1).
         n_samples, iwae: samples of ``z0`` per series and whether to train on the K-sample bound.
@@ -207,6 +217,8 @@ def fit(
         raise ValueError(f"fit() needs a SeriesDataset or an IrregularBatch, got {type(data).__name__}.")
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}.")
+    if not isinstance(lr_warmup, int | np.integer) or lr_warmup < 0:
+        raise ValueError(f"lr_warmup must be a non-negative integer number of steps, got {lr_warmup!r}.")
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}.")
     kl_schedule = kl_schedule or KLSchedule()
@@ -216,10 +228,10 @@ def fit(
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iterations, eta_min=lr * 0.01)
     elif isinstance(lr_decay, float):
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=lr_decay)
-    elif lr_decay is None:
+    elif lr_decay is None or lr_decay == "cosine-time":
         sched = None
     else:
-        raise ValueError(f"lr_decay must be 'cosine', a float or None, got {lr_decay!r}.")
+        raise ValueError(f"lr_decay must be 'cosine', 'cosine-time', a float or None, got {lr_decay!r}.")
     hist = History()
     show = (not _quiet()) if progress is None else progress
     bar = None
@@ -255,8 +267,20 @@ def fit(
         nfe_bwd = (func.nfe - nfe_before) if func is not None else 0
         if clip_grad is not None:
             torch.nn.utils.clip_grad_norm_(params, clip_grad)
+        if lr_decay == "cosine-time":
+            done = (step - 1) / iterations
+            if time_budget is not None:
+                done = max(done, (wall if clock == "wall" else cpu) / time_budget)
+            for g in opt.param_groups:
+                g["lr"] = lr * (0.01 + 0.99 * (1 + math.cos(math.pi * min(1.0, done))) / 2)
+        scheduled = [g["lr"] for g in opt.param_groups]
+        if step < lr_warmup:
+            for g in opt.param_groups:
+                g["lr"] *= step / lr_warmup
         opt.step()
         hist.lr.append(opt.param_groups[0]["lr"])
+        for g, value in zip(opt.param_groups, scheduled, strict=True):
+            g["lr"] = value  # the schedule itself goes on from the un-warmed rate
         if sched is not None:
             sched.step()
         wall += time.perf_counter() - start

@@ -129,6 +129,54 @@ def test_history_records_every_step():
     assert set(hist.to_dict()) >= {"loss", "test"}
 
 
+def test_lr_warmup_scales_the_first_steps_and_leaves_the_schedule_alone():
+    batch = data.collate([(t, v) for t, v in zip(*_arrays())])
+    flat = fit(small_lode(), batch, iterations=6, lr=1e-2, lr_decay=None, lr_warmup=4)
+    assert flat.lr == pytest.approx([0.25e-2, 0.5e-2, 0.75e-2, 1e-2, 1e-2, 1e-2], rel=1e-12)
+    plain = fit(small_lode(), batch, iterations=10, lr=1e-2)
+    warm = fit(small_lode(), batch, iterations=10, lr=1e-2, lr_warmup=4)
+    assert warm.lr[:3] == pytest.approx([plain.lr[i] * (i + 1) / 4 for i in range(3)], rel=1e-12)
+    assert warm.lr[3:] == plain.lr[3:]  # the cosine goes on from the un-warmed rate, to 1 % of lr
+    assert warm.loss[0] == plain.loss[0] and warm.loss[1] != plain.loss[1]  # a smaller first step
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "10"])
+def test_lr_warmup_rejects_bad_values(bad):
+    batch = data.collate([(t, v) for t, v in zip(*_arrays())])
+    with pytest.raises(ValueError, match="lr_warmup must be a non-negative integer number of steps"):
+        fit(small_lode(), batch, iterations=2, lr_warmup=bad)
+
+
+def test_cosine_time_follows_the_budget_or_the_iterations_whichever_runs_out_first():
+    import math
+    import time
+
+    batch = data.collate([(t, v) for t, v in zip(*_arrays())])
+
+    class Slow(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = small_lode()
+
+        def loss(self, *args, **kwargs):
+            time.sleep(0.04)
+            return self.inner.loss(*args, **kwargs)
+
+    def cosine(frac):
+        return 1e-2 * (0.01 + 0.99 * (1 + math.cos(math.pi * min(1.0, frac))) / 2)
+
+    budget = 0.3
+    hist = fit(Slow(), batch, iterations=1000, lr=1e-2, lr_decay="cosine-time", time_budget=budget, clock="wall")
+    assert 4 <= len(hist.step) < 1000 and hist.wall[-1] >= budget  # stopped by the budget
+    expected = [cosine(0.0)] + [cosine(max(k / 1000, w / budget)) for k, w in zip(hist.step, hist.wall[:-1])]
+    assert hist.lr == pytest.approx(expected, rel=1e-12)
+    assert hist.lr[-1] < 0.5e-2  # past the middle of the curve when the time was spent
+    short = fit(small_lode(), batch, iterations=5, lr=1e-2, lr_decay="cosine-time", time_budget=1e6)
+    assert short.lr == pytest.approx([cosine(k / 5) for k in range(5)], rel=1e-12)  # here the iterations run out first
+    untimed = fit(small_lode(), batch, iterations=5, lr=1e-2, lr_decay="cosine-time")
+    assert untimed.lr == short.lr and untimed.loss == short.loss
+
+
 def test_fit_adjoint_counts_backward_evaluations():
     batch = data.collate([(t, v) for t, v in zip(*_arrays())])
     model = small_lode(method="dopri5", step_size=None, adjoint=True, rtol=1e-3, atol=1e-4)
@@ -170,7 +218,7 @@ def test_fit_cpu_clock_budget_ignores_waiting():
     [
         (dict(task="interp"), "unknown task 'interp'"),
         (dict(iterations=0), "iterations must be >= 1"),
-        (dict(lr_decay="step"), "lr_decay must be 'cosine', a float or None"),
+        (dict(lr_decay="step"), "lr_decay must be 'cosine', 'cosine-time', a float or None"),
         (dict(clock="gpu"), "clock must be 'wall' or 'cpu'"),
     ],
 )
