@@ -164,9 +164,10 @@ def run(
     threads: int = 1,
     jobs: int = 1,
     out=None,
+    name: str = "periodic",
     write: bool = True,
 ) -> dict:
-    """Run the four-model comparison (``jobs`` runs at a time) and write ``periodic.json`` / ``periodic.md``; returns the payload."""
+    """Run the four-model comparison (``jobs`` runs at a time) and write ``NAME.json`` / ``NAME.md``; returns the payload."""
     preset = QUICK if quick else FULL
     seeds = list(seeds if seeds is not None else preset["seeds"])
     n_series = n_series or preset["n_series"]
@@ -273,8 +274,18 @@ def run(
         "wall_seconds_total": time.perf_counter() - started,
     }
     if write:
-        common.write_results("periodic", payload, _markdown(payload), common.results_dir(quick, out))
+        common.write_results(name, payload, _markdown(payload), common.results_dir(quick, out))
     return payload
+
+
+LATENT_MODELS = ("latent_ode_rnn_enc", "latent_ode_odernn_enc")
+
+
+def run_without_clipping(*, quick: bool = False, out=None, threads: int = 1, jobs: int = 1) -> dict:
+    """The ablation: the two Latent ODEs with the same protocol but unclipped gradients, written to
+    ``periodic_noclip.json`` / ``.md`` (``python -m benchmarks.periodic --clip-grad 0 --models
+    latent_ode_rnn_enc latent_ode_odernn_enc --name periodic_noclip``)."""
+    return run(quick=quick, out=out, threads=threads, jobs=jobs, clip_grad=None, models=LATENT_MODELS, name="periodic_noclip")
 
 
 def _markdown(p: dict) -> str:
@@ -375,6 +386,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (default 1)")
     ap.add_argument("--out")
+    ap.add_argument("--name", default="periodic", help="results file name (default periodic; the ablation without clipping: periodic_noclip)")
     a = ap.parse_args(argv)
     run(
         quick=a.quick,
@@ -395,6 +407,7 @@ def main(argv=None) -> None:
         threads=a.threads,
         jobs=a.jobs,
         out=a.out,
+        name=a.name,
     )
 
 

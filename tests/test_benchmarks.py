@@ -32,7 +32,7 @@ def quick(tmp_path_factory):
     finally:  # lode_utils.fit switches on deterministic algorithms and reseeds; leave no trace for other test files
         torch.use_deterministic_algorithms(deterministic)
         torch.set_rng_state(rng)
-    return {name: json.loads((out / f"{name}.json").read_text()) for name in ("spirals", "periodic", "speed", "index")} | {"_dir": out}
+    return {name: json.loads((out / f"{name}.json").read_text()) for name in ("spirals", "periodic", "periodic_noclip", "speed", "index")} | {"_dir": out}
 
 
 def test_every_file_is_written(quick):
@@ -89,6 +89,14 @@ def test_periodic_numbers(quick):
         assert r["train_seconds"] <= budget + 5 * r["seconds_per_iteration"] + 1.0
         assert (r["nfe_forward_mean"] > 0) == r["model"].startswith("latent_ode")
     assert all(isinstance(v, bool | float) for v in p["checks"].values())
+
+
+def test_periodic_ablation_differs_only_in_clipping(quick):
+    main, ablation = quick["periodic"]["protocol"], quick["periodic_noclip"]["protocol"]
+    assert main["budget"]["clip_grad"] == 1.0 and ablation["budget"]["clip_grad"] is None
+    assert {k: v for k, v in main["budget"].items() if k != "clip_grad"} == {k: v for k, v in ablation["budget"].items() if k != "clip_grad"}
+    assert set(quick["periodic_noclip"]["summary"]["interpolation"]) == {"latent_ode_rnn_enc", "latent_ode_odernn_enc"}
+    assert [r["seed"] for r in quick["periodic_noclip"]["runs"]] == [r["seed"] for r in quick["periodic"]["runs"] if r["model"].startswith("latent_ode")]
 
 
 def test_periodic_runs_in_worker_processes_give_the_same_numbers():
