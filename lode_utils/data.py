@@ -386,10 +386,21 @@ class SeriesDataset:
         scaling: :class:`Scaling` from original to model units.
     """
 
-    def __init__(self, series, *, truth=None, test_fraction: float = 0.2, seed: int = 0, normalize: bool = True, time_span: float = 1.0, name: str = "dataset"):
+    def __init__(
+        self,
+        series,
+        *,
+        truth=None,
+        test_fraction: float = 0.2,
+        test_idx=None,
+        seed: int = 0,
+        normalize: bool = True,
+        time_span: float = 1.0,
+        name: str = "dataset",
+    ):
         if len(series) == 0:
             raise ValueError("no series given; pass at least one (times, values) pair.")
-        if not 0 <= test_fraction < 1:
+        if test_idx is None and not 0 <= test_fraction < 1:
             raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}.")
         self.name = name
         parsed, dim = [], None
@@ -404,15 +415,19 @@ class SeriesDataset:
                 raise ValueError(f"truth has {len(truth)} series but there are {len(parsed)}.")
             truth = [np.asarray(tr, dtype=np.float64).reshape(s[1].shape) for tr, s in zip(truth, parsed, strict=True)]
         self.truth = truth
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(parsed))
-        n_test = round(test_fraction * len(parsed))
-        if test_fraction > 0 and len(parsed) > 1:
-            n_test = max(n_test, 1)
-        self.test_idx = np.sort(order[:n_test])
-        self.train_idx = np.sort(order[n_test:])
+        if test_idx is not None:
+            self.test_idx = _held_out(test_idx, len(parsed))
+            self.train_idx = np.setdiff1d(np.arange(len(parsed)), self.test_idx)
+        else:
+            rng = np.random.default_rng(seed)
+            order = rng.permutation(len(parsed))
+            n_test = round(test_fraction * len(parsed))
+            if test_fraction > 0 and len(parsed) > 1:
+                n_test = max(n_test, 1)
+            self.test_idx = np.sort(order[:n_test])
+            self.train_idx = np.sort(order[n_test:])
         if self.train_idx.size == 0:
-            raise ValueError("the training split is empty; lower test_fraction or add series.")
+            raise ValueError("the training split is empty; hold out fewer series (test_fraction or test_idx) or add series.")
         self._model_units: list[tuple] | None = None
         all_t = np.concatenate([s[0] for s in parsed])
         t_min, t_max = float(all_t.min()), float(all_t.max())
@@ -475,9 +490,51 @@ class SeriesDataset:
         sc = self.scaling
         return collate([(sc.time_to_model(t), np.where(m == 1, sc.values_to_model(v), 0.0), m)], dtype=dtype)
 
+    def encode_many(self, times, values, masks=None, *, dtype=torch.float32) -> IrregularBatch:
+        """New series in original units (lists as for :func:`from_arrays`) → one batch of ``B``
+        series in model units, on the union of their times; errors name the series by position."""
+        if len(times) != len(values) or (masks is not None and len(masks) != len(times)):
+            raise ValueError(
+                f"{len(times)} time arrays, {len(values)} value arrays"
+                + ("" if masks is None else f" and {len(masks)} masks")
+                + "; pass one of each per series."
+            )
+        if len(times) == 0:
+            raise ValueError("no series given; pass at least one (times, values) pair.")
+        sc, out = self.scaling, []
+        for i, (t, v) in enumerate(zip(times, values, strict=True)):
+            t, v, m = validate_series(t, v, None if masks is None else masks[i], name=f"new series {i}", dim=self.dim)
+            out.append((sc.time_to_model(t), np.where(m == 1, sc.values_to_model(v), 0.0), m))
+        return collate(out, dtype=dtype)
+
+
+def _held_out(test_idx, n: int) -> np.ndarray:
+    """Check an explicit list of held-out series indices against ``n`` series; sorted int array."""
+    idx = np.asarray(test_idx)
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"test_idx must be a 1-D list of integer series indices, got {np.asarray(test_idx).dtype} values of shape {idx.shape}.")
+    bad = idx[(idx < 0) | (idx >= n)]
+    if bad.size:
+        raise ValueError(f"test_idx has {bad.tolist()[:5]} out of range for {n} series; indices run from 0 to {n - 1}.")
+    values, counts = np.unique(idx, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"test_idx lists series {values[counts > 1].tolist()[:5]} more than once; list each held-out series once.")
+    return values.astype(np.int64)
+
 
 def from_arrays(
-    times, values, masks=None, *, test_fraction: float = 0.2, seed: int = 0, normalize: bool = True, time_span: float = 1.0, name: str = "dataset"
+    times,
+    values,
+    masks=None,
+    *,
+    test_fraction: float = 0.2,
+    test_idx=None,
+    seed: int = 0,
+    normalize: bool = True,
+    time_span: float = 1.0,
+    name: str = "dataset",
 ) -> SeriesDataset:
     """Build a :class:`SeriesDataset` from readers' own per-series arrays (chapters 1 and 8).
 
@@ -485,7 +542,9 @@ def from_arrays(
         times: list of ``[n_i]`` arrays, each strictly increasing, in any unit.
         values: list of ``[n_i, D]`` (or ``[n_i]``) arrays; NaN marks a missing value.
         masks: optional list of ``[n_i, D]`` 0/1 arrays (1 = observed).
-        test_fraction: share of series held out for testing (seeded by ``seed``).
+        test_fraction: share of series held out for testing, drawn at random (seeded by ``seed``).
+        test_idx: instead, the indices of the series to hold out (say the latest patients, or
+            one site); ``test_fraction`` and ``seed`` are then ignored. ``[]`` holds out none.
         normalize: standardise each channel with training-set mean and std.
         time_span: length of the model-time interval the data's time range maps to.
 
@@ -499,7 +558,7 @@ def from_arrays(
     if masks is not None and len(masks) != len(times):
         raise ValueError(f"{len(masks)} masks for {len(times)} series; pass one per series or none.")
     series = [(t, v) if masks is None else (t, v, m) for t, v, m in zip(times, values, masks if masks is not None else [None] * len(times), strict=True)]
-    return SeriesDataset(series, test_fraction=test_fraction, seed=seed, normalize=normalize, time_span=time_span, name=name)
+    return SeriesDataset(series, test_fraction=test_fraction, test_idx=test_idx, seed=seed, normalize=normalize, time_span=time_span, name=name)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -354,6 +354,56 @@ def test_normalize_off_keeps_values():
         ds.test_batch()
 
 
+def test_from_arrays_explicit_test_split():
+    times, values = _arrays()
+    ds = data.from_arrays(times, values, test_idx=[19, 3, 7], seed=5)
+    np.testing.assert_array_equal(ds.test_idx, [3, 7, 19])
+    assert ds.train_idx.tolist() == [i for i in range(20) if i not in (3, 7, 19)]
+    v = np.concatenate([values[i] for i in ds.train_idx])
+    np.testing.assert_allclose(ds.scaling.mean, np.nanmean(v, axis=0))  # statistics from the training split only
+    assert data.from_arrays(times, values, test_idx=[]).test_idx.size == 0
+    np.testing.assert_array_equal(data.from_arrays(times, values, test_idx=np.array([2, 0])).test_idx, [0, 2])
+
+
+@pytest.mark.parametrize(
+    ("test_idx", "match"),
+    [
+        ([0, 20], r"test_idx has \[20\] out of range for 20 series; indices run from 0 to 19"),
+        ([-1], r"test_idx has \[-1\] out of range"),
+        ([1, 4, 1], r"test_idx lists series \[1\] more than once"),
+        ([0.5, 2.0], "test_idx must be a 1-D list of integer series indices"),
+        ([[0, 1]], "test_idx must be a 1-D list of integer series indices"),
+        ([True, False], "test_idx must be a 1-D list of integer series indices"),
+        (list(range(20)), "the training split is empty; hold out fewer series"),
+    ],
+)
+def test_from_arrays_rejects_bad_test_idx(test_idx, match):
+    times, values = _arrays()
+    with pytest.raises(ValueError, match=match):
+        data.from_arrays(times, values, test_idx=test_idx)
+
+
+def test_dataset_encode_many_matches_one_at_a_time():
+    times, values = _arrays()
+    ds = data.from_arrays(times, values, seed=1)
+    new_t = [np.array([1005.0, 1100.0, 1490.0]), np.array([1010.0, 1100.0])]
+    new_v = [np.array([[55.0, np.nan], [45.0, -3.1], [60.0, -2.9]]), np.array([[50.0, -3.0], [np.nan, -2.5]])]
+    both = ds.encode_many(new_t, new_v, dtype=torch.float64)
+    assert both.x.shape == (2, 4, 2)  # the union of the times: 1005, 1010, 1100, 1490
+    for i, (t, v) in enumerate(zip(new_t, new_v)):
+        one = ds.encode(t, v, dtype=torch.float64)
+        (t_back, v_back, m_back), (t_one, v_one, m_one) = data.uncollate(both)[i], data.uncollate(one)[0]
+        np.testing.assert_allclose(t_back, t_one)
+        np.testing.assert_allclose(v_back, v_one)
+        np.testing.assert_array_equal(m_back, m_one)
+    with pytest.raises(ValueError, match="new series 1: has 1 channels, expected 2"):
+        ds.encode_many(new_t, [new_v[0], new_v[1][:, :1]])
+    with pytest.raises(ValueError, match="2 time arrays, 1 value arrays; pass one of each per series"):
+        ds.encode_many(new_t, new_v[:1])
+    with pytest.raises(ValueError, match="no series given"):
+        ds.encode_many([], [])
+
+
 def test_dataset_encode_new_series():
     times, values = _arrays()
     ds = data.from_arrays(times, values, seed=1)
