@@ -165,17 +165,17 @@ def fit(
         iterations: optimiser steps; time_budget: stop early after this many seconds of training,
             measured by ``clock``: ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time,
             which other load on the machine does not inflate; equal to elapsed time on one free core).
-        batch_size: series per step; lr, weight_decay: Adam; lr_decay: ``"cosine"`` (to 1 % of
-            ``lr`` over ``iterations``), ``"cosine-time"`` (the same curve over whichever runs
-            out first, ``iterations`` or ``time_budget``, so a timed run ends its schedule when
-            its time is spent; results then depend on the machine's speed; without a budget,
-            the cosine over ``iterations``), ``None``, or a float
-            ``γ`` for exponential decay per step.
+        batch_size: series per step; lr, weight_decay: Adam.
+        lr_decay: ``"cosine"`` (to 1 % of ``lr`` over ``iterations``); ``"cosine-time"`` (the
+            same curve over whichever runs out first, ``iterations`` or ``time_budget``, so a
+            timed run ends its schedule when its time is spent, and the result depends on the
+            machine's speed; without a budget it is the cosine over ``iterations``); ``None``;
+            or a float ``γ`` for exponential decay per step.
         lr_warmup: scale the scheduled learning rate by ``step / lr_warmup`` for the first
-            ``lr_warmup`` steps (linear warm-up from ``lr / lr_warmup``); 0 = none. Full steps of
-            Adam at ``lr`` from the first batch can drive a Latent ODE onto a plateau where it
-            predicts about the average curve (chapter 10).
-        clip_grad: clip the gradient norm to this value.
+            ``lr_warmup`` steps (linear warm-up from ``lr / lr_warmup``); 0 = none.
+        clip_grad: clip the gradient norm to this value. Warm-up and clipping both guard against
+            the first large Adam steps driving a Latent ODE onto a plateau where it predicts
+            roughly the average curve (chapter 10 counts how often that happens).
         kl_schedule: KL annealing (default: none, weight 1).
         n_samples, iwae: samples of ``z0`` per series and whether to train on the K-sample bound.
         eval_every: evaluate on ``test`` every so many steps (and at the end); 0 = only at the end.
