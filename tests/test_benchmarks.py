@@ -113,14 +113,34 @@ def test_periodic_runs_in_worker_processes_give_the_same_numbers():
 
 def test_speed_reference_vs_ours(quick):
     c = quick["speed"]["configs"]
-    ref, ours = c["reference"], c["ours"]
-    for x in (ref, ours):
+    ref, ours, short = c["reference"], c["ours"], c["ours_short"]
+    for x in (ref, ours, short):
         assert finite_positive(x["seconds_per_iteration"]) and finite_positive(x["best_rmse"])
         assert x["nfe_backward_mean"] == 0  # direct backprop: no evaluations of f in the backward pass
         assert finite_positive(x["memory"]["autograd_peak_mib"])
     # adaptive dopri5 at rtol 1e-7 evaluates f more often than our fixed RK4 grid
     assert ref["nfe_forward_mean"] > ours["nfe_forward_mean"]
     assert ref["architecture"]["method"] == "dopri5" and ref["architecture"]["rtol"] == 1e-7
+    # the short schedule is the same model, trained with its own batch size and rate
+    assert short["architecture"] == ours["architecture"] and short["parameters"] == ours["parameters"]
+    assert (short["training"]["batch_size"], short["training"]["lr"]) != (ours["training"]["batch_size"], ours["training"]["lr"])
+
+
+def test_speed_short_schedule_is_capped_at_its_budget(monkeypatch):
+    from benchmarks import speed
+
+    captured = {}
+
+    def fake_train_and_score(*args, time_budget, **kwargs):
+        captured["time_budget"] = time_budget
+        raise StopIteration  # stop before any training
+
+    monkeypatch.setattr(speed.spirals, "train_and_score", fake_train_and_score)
+    kw = dict(n_series=12, noise_std=0.1, count=30, data_seed=0, seed=0, iterations=2, eval_points=1, eval_samples=1)
+    for config, budget, expected in (("ours_short", 450.0, speed.SHORT_BUDGET), ("ours_short", 10.0, 10.0), ("ours", 450.0, 450.0), ("ours_short", None, None)):
+        with pytest.raises(StopIteration):
+            speed.measure_config(config, time_budget=budget, **kw)
+        assert captured["time_budget"] == expected
 
 
 def test_speed_adjoint_vs_direct(quick):
